@@ -1,0 +1,1 @@
+//! Safe HIP: devices, streams, events, device buffers, modules and kernels, graphs.

@@ -1,0 +1,1 @@
+//! Models built from GGUF metadata: architectures, forward pass, tokenizer, templates, sampler.
