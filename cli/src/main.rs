@@ -1,5 +1,33 @@
-//! The `rocmforge` binary.
+//! The `rocmforge` binary: parses the command line and hands each subcommand to its module.
 
-fn main() {
-    println!("rocmforge {}", env!("CARGO_PKG_VERSION"));
+mod commands;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+/// Run large language models from GGUF files on AMD and NVIDIA GPUs and on the CPU.
+#[derive(Parser)]
+#[command(name = "rocmforge", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: commands::Command,
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("ROCMFORGE_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    match commands::run(cli.command) {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
 }

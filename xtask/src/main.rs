@@ -1,5 +1,30 @@
-//! Developer tasks run as `cargo xtask <task>`.
+//! Developer tasks run as `cargo xtask <task>`; each task lives in its own module.
 
-fn main() {
-    eprintln!("usage: cargo xtask <task>");
+use std::process::ExitCode;
+
+const USAGE: &str = "usage: cargo xtask <task>
+
+tasks:
+  (none yet)";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let Some((task, rest)) = args.split_first() else {
+        eprintln!("{USAGE}");
+        return ExitCode::FAILURE;
+    };
+    let result: anyhow::Result<()> = match task.as_str() {
+        _ => {
+            eprintln!("unknown task `{task}`\n\n{USAGE}");
+            let _ = rest;
+            return ExitCode::FAILURE;
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
 }
