@@ -1,11 +1,13 @@
 //! Developer tasks run as `cargo xtask <task>`; each task lives in its own module.
 
+mod ci;
+
 use std::process::ExitCode;
 
 const USAGE: &str = "usage: cargo xtask <task>
 
 tasks:
-  (none yet)";
+  ci              run everything CI runs (format, lint, tests, AMD kernel builds)";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -14,6 +16,7 @@ fn main() -> ExitCode {
         return ExitCode::FAILURE;
     };
     let result: anyhow::Result<()> = match task.as_str() {
+        "ci" => ci::run(),
         _ => {
             eprintln!("unknown task `{task}`\n\n{USAGE}");
             let _ = rest;

@@ -1,0 +1,90 @@
+//! `cargo xtask ci`: the whole check that `.ci/run` runs, step by step, stopping at the first failure.
+
+use std::process::Command;
+use std::time::Instant;
+
+use anyhow::{bail, Context};
+
+/// Python packages the reference tests drive (pinned so CI compares against fixed references).
+const PYTHON_REFERENCES: &[&str] = &["gguf==0.19.0", "numpy", "jinja2"];
+
+/// One CI step: a name and the command line it runs.
+struct Step {
+    name: &'static str,
+    program: &'static str,
+    args: &'static [&'static str],
+}
+
+const STEPS: &[Step] = &[
+    Step {
+        name: "fetch the test models",
+        program: "cargo",
+        args: &["xtask", "fetch-models"],
+    },
+    Step {
+        name: "format",
+        program: "cargo",
+        args: &["fmt", "--all", "--check"],
+    },
+    Step {
+        name: "lint",
+        program: "cargo",
+        args: &[
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--",
+            "-D",
+            "warnings",
+        ],
+    },
+    // The README's test command.
+    Step {
+        name: "test",
+        program: "cargo",
+        args: &["test", "--workspace", "--release"],
+    },
+    Step {
+        name: "compile every kernel ahead of time for AMD targets",
+        program: "cargo",
+        args: &["xtask", "build-kernels", "--arch", "gfx908,gfx90a,gfx1030"],
+    },
+];
+
+/// Runs every CI step in order; the first failing step ends the run with an error naming it.
+pub fn run() -> anyhow::Result<()> {
+    let started = Instant::now();
+    install_python_references()?;
+    for step in STEPS {
+        run_step(step)?;
+    }
+    eprintln!("ci: all steps passed in {:.0?}", started.elapsed());
+    Ok(())
+}
+
+fn install_python_references() -> anyhow::Result<()> {
+    eprintln!("ci: installing the Python reference packages");
+    let status = Command::new("python3")
+        .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check"])
+        .args(PYTHON_REFERENCES)
+        .status()
+        .context("running python3 -m pip (is Python 3 with pip installed?)")?;
+    if !status.success() {
+        bail!("pip could not install {}", PYTHON_REFERENCES.join(" "));
+    }
+    Ok(())
+}
+
+fn run_step(step: &Step) -> anyhow::Result<()> {
+    eprintln!("ci: {} ({} {})", step.name, step.program, step.args.join(" "));
+    let started = Instant::now();
+    let status = Command::new(step.program)
+        .args(step.args)
+        .status()
+        .with_context(|| format!("starting `{}`", step.program))?;
+    if !status.success() {
+        bail!("step `{}` failed ({status})", step.name);
+    }
+    eprintln!("ci: {} done in {:.0?}", step.name, started.elapsed());
+    Ok(())
+}
