@@ -1,1 +1,3 @@
 //! Models built from GGUF metadata: architectures, forward pass, tokenizer, templates, sampler.
+
+pub mod cache;
