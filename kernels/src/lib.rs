@@ -1,1 +1,19 @@
 //! GPU kernels as a library: HIP C++ sources, the registry that compiles them, typed launchers.
+//!
+//! Sources live in `kernels/hip/` (one op family per file, one portability header). For the
+//! device that is present a module comes from, in order: a code object embedded at build time
+//! by `cargo xtask build-kernels` that matches the target and the source, the on-disk cache,
+//! or run-time compilation (hiprtc on AMD, NVRTC on NVIDIA), whose result is cached.
+
+pub mod arch;
+pub mod cache;
+pub mod error;
+pub mod prebuilt;
+pub mod registry;
+pub mod source;
+
+pub use arch::{GpuArch, HipVersion, Vendor};
+pub use cache::DiskCache;
+pub use error::KernelError;
+pub use registry::{KernelId, ModuleId};
+pub use source::ModuleSource;

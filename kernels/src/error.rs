@@ -1,0 +1,79 @@
+//! `KernelError`: everything that can go wrong finding, compiling, loading or launching a
+//! kernel, with the kernel, module, target or argument it concerns.
+
+use std::path::PathBuf;
+
+use crate::registry::{KernelId, ModuleId};
+
+/// An error from the `kernels` crate.
+#[derive(Debug, thiserror::Error)]
+pub enum KernelError {
+    /// A target name that is neither `gfx…` nor `sm_XY`.
+    #[error("`{name}` is not a GPU target (expected gfx… such as gfx90a, or sm_XY such as sm_90)")]
+    BadArch {
+        /// The name as given.
+        name: String,
+    },
+    /// The loaded HIP runtime is too old to compile for the device (its hiprtc would abort).
+    #[error(
+        "this ROCm ({runtime}) cannot compile for {arch}; install ROCm ≥ {needed} or use the CPU backend"
+    )]
+    ArchTooNewForRuntime {
+        /// The AMD target asked for.
+        arch: String,
+        /// The loaded runtime's version.
+        runtime: String,
+        /// The first ROCm release that knows the target.
+        needed: String,
+    },
+    /// The run-time compiler rejected a module; `log` is its full output.
+    #[error("compiling {module} for {arch} failed:\n{log}")]
+    Compile {
+        /// The module that failed.
+        module: ModuleId,
+        /// The target it was compiled for.
+        arch: String,
+        /// The compiler's complete log.
+        log: String,
+    },
+    /// The kernel cache could not be written.
+    #[error("kernel cache {}: {source}", path.display())]
+    Cache {
+        /// The entry or directory concerned.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// A launcher's buffers do not have the lengths the kernel needs.
+    #[error("{kernel}: argument `{arg}` has {actual} elements, expected {expected}")]
+    Length {
+        /// The kernel being launched.
+        kernel: KernelId,
+        /// The argument at fault.
+        arg: &'static str,
+        /// The length required.
+        expected: usize,
+        /// The length given.
+        actual: usize,
+    },
+    /// A launcher's buffer is not aligned as the kernel reads it.
+    #[error("{kernel}: argument `{arg}` at {address:#x} is not aligned to {align} bytes")]
+    Alignment {
+        /// The kernel being launched.
+        kernel: KernelId,
+        /// The argument at fault.
+        arg: &'static str,
+        /// The device address.
+        address: usize,
+        /// The required alignment.
+        align: usize,
+    },
+    /// More elements than a kernel's 32-bit index can address.
+    #[error("{kernel}: {len} elements exceed the kernel's 32-bit index")]
+    TooLong {
+        /// The kernel being launched.
+        kernel: KernelId,
+        /// The element count asked for.
+        len: usize,
+    },
+}
