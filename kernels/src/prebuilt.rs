@@ -1,7 +1,10 @@
 //! Code objects compiled ahead of time by `cargo xtask build-kernels` and embedded in the
 //! binary by `build.rs`; the loader prefers one that matches the device and the source.
 
+use std::path::{Path, PathBuf};
+
 use crate::arch::GpuArch;
+use crate::registry::ModuleId;
 use crate::source::ModuleSource;
 
 include!(concat!(env!("OUT_DIR"), "/prebuilt.rs"));
@@ -23,4 +26,14 @@ pub fn targets() -> Vec<&'static str> {
     targets.sort_unstable();
     targets.dedup();
     targets
+}
+
+/// Environment variable naming the directory of prebuilt objects (default `kernels/prebuilt`),
+/// read by `build.rs` and by `cargo xtask build-kernels`.
+pub const PREBUILT_DIR_ENV: &str = "ROCMFORGE_PREBUILT_KERNELS";
+
+/// Where `cargo xtask build-kernels` puts `module`'s object for `arch` under `dir`
+/// (`<dir>/<arch>/<module>.co`, with the source hash in `<module>.hash` beside it).
+pub fn object_path(dir: &Path, arch: &GpuArch, module: ModuleId) -> PathBuf {
+    dir.join(arch.base()).join(format!("{}.co", module.name()))
 }

@@ -1,5 +1,6 @@
 //! Developer tasks run as `cargo xtask <task>`; each task lives in its own module.
 
+mod build_kernels;
 mod ci;
 mod fetch_models;
 
@@ -8,6 +9,7 @@ use std::process::ExitCode;
 const USAGE: &str = "usage: cargo xtask <task>
 
 tasks:
+  build-kernels   compile every kernel ahead of time: --arch gfx908,gfx90a,gfx1030[,sm_90,...]
   ci              run everything CI runs (format, lint, tests, AMD kernel builds)
   fetch-models    put the test models into the model cache (ROCMFORGE_MODELS), SHA-256 checked";
 
@@ -18,6 +20,7 @@ fn main() -> ExitCode {
         return ExitCode::FAILURE;
     };
     let result: anyhow::Result<()> = match task.as_str() {
+        "build-kernels" => build_kernels::run(rest),
         "ci" => ci::run(),
         "fetch-models" => fetch_models::run(rest),
         _ => {
