@@ -1,0 +1,223 @@
+//! Quantized-weight ops on the CPU: `get_rows` (dequantizing embedding rows) and `mul_mat`
+//! (weights in any supported ggml type, kept in their block layout, times f32 activations).
+//!
+//! Precision choice: weight blocks are dequantized to f32 (at most 256 elements at a time,
+//! on the stack) and dotted with the f32 activations in f32. llama.cpp's CPU path instead
+//! quantizes activations to Q8 for its integer dot products; our results are the closer to
+//! exact of the two and differ from llama.cpp's by that activation rounding.
+
+use rayon::prelude::*;
+
+use super::OpError;
+use crate::dtype::GgmlType;
+use crate::tensor::Tensor;
+
+/// Elements dequantized at a time: one K-quant super-block, or eight 32-element blocks.
+const CHUNK: usize = 256;
+
+/// Dequantizes `src` (whole blocks of `ty`) into `dst`, whose length is the element count.
+pub fn dequantize(ty: GgmlType, src: &[u8], dst: &mut [f32]) -> Result<(), OpError> {
+    // TEMPORARY until `crate::quants` lands: plain types only.
+    match ty {
+        GgmlType::F32 => {
+            for (d, s) in dst.iter_mut().zip(src.chunks_exact(4)) {
+                *d = f32::from_le_bytes([s[0], s[1], s[2], s[3]]);
+            }
+            Ok(())
+        }
+        GgmlType::F16 => {
+            for (d, s) in dst.iter_mut().zip(src.chunks_exact(2)) {
+                *d = half::f16::from_le_bytes([s[0], s[1]]).to_f32();
+            }
+            Ok(())
+        }
+        _ => Err(OpError::Dequantize {
+            ty,
+            reason: "not supported".into(),
+        }),
+    }
+}
+
+/// Checks that a weight can be used as the left operand of `mul_mat` with `k`-element rows.
+fn check_weight(op: &'static str, w: &Tensor, k: usize) -> Result<(), OpError> {
+    if w.row_len() != k {
+        return Err(OpError::Shape {
+            op,
+            tensor: w.name().to_string(),
+            detail: format!("weight rows have {} elements, activations {k}", w.row_len()),
+        });
+    }
+    Ok(())
+}
+
+/// Dequantizes rows `ids` of `table` into `out` (`ids.len()` rows of `table.row_len()`).
+pub fn get_rows(table: &Tensor, ids: &[u32], out: &mut [f32]) -> Result<(), OpError> {
+    let k = table.row_len();
+    if out.len() < ids.len() * k {
+        return Err(OpError::Shape {
+            op: "get_rows",
+            tensor: table.name().to_string(),
+            detail: format!(
+                "output holds {} elements, need {}",
+                out.len(),
+                ids.len() * k
+            ),
+        });
+    }
+    out.par_chunks_mut(k)
+        .zip(ids.par_iter())
+        .try_for_each(|(dst, &id)| {
+            let row = table
+                .row(id as usize)
+                .ok_or_else(|| OpError::RowOutOfRange {
+                    tensor: table.name().to_string(),
+                    row: id as usize,
+                    n_rows: table.n_rows(),
+                })?;
+            dequantize(table.ty(), row, dst)
+        })
+}
+
+/// One weight row dotted with `m` activation rows of `k` elements: `acc[t] = row · x[t]`.
+fn row_times_activations(
+    ty: GgmlType,
+    row: &[u8],
+    x: &[f32],
+    k: usize,
+    acc: &mut [f32],
+) -> Result<(), OpError> {
+    let bs = ty.block_size();
+    let step = (CHUNK / bs).max(1) * bs;
+    let mut buf = [0f32; CHUNK];
+    acc.iter_mut().for_each(|a| *a = 0.0);
+    let mut off = 0;
+    while off < k {
+        let n = step.min(k - off);
+        let bytes = &row[off / bs * ty.type_size()..(off + n) / bs * ty.type_size()];
+        dequantize(ty, bytes, &mut buf[..n])?;
+        for (t, a) in acc.iter_mut().enumerate() {
+            let xs = &x[t * k + off..t * k + off + n];
+            *a += buf[..n].iter().zip(xs).map(|(w, x)| w * x).sum::<f32>();
+        }
+        off += n;
+    }
+    Ok(())
+}
+
+/// `out_t[r * m + t] = w.row(r) · x[t]` for every weight row `r` and each of the `m`
+/// activation rows in `x` (`m × k`, row-major): the product laid out weight-row-major
+/// (`n × m`), which for a single activation row is the output row itself.
+/// Runs over the current rayon pool, split by weight rows.
+pub fn mul_mat_t(w: &Tensor, x: &[f32], m: usize, out_t: &mut [f32]) -> Result<(), OpError> {
+    let k = w.row_len();
+    let n = w.n_rows();
+    check_weight("mul_mat", w, k)?;
+    if x.len() < m * k || out_t.len() < m * n {
+        return Err(OpError::Shape {
+            op: "mul_mat",
+            tensor: w.name().to_string(),
+            detail: format!(
+                "{m} activation rows of {k} need {} inputs (have {}) and {} outputs (have {})",
+                m * k,
+                x.len(),
+                m * n,
+                out_t.len()
+            ),
+        });
+    }
+    if m == 0 {
+        return Ok(());
+    }
+    let rows_per_task = (n / (rayon::current_num_threads() * 8)).max(1);
+    let ty = w.ty();
+    let rb = w.row_bytes();
+    let data = w.data();
+    out_t[..m * n]
+        .par_chunks_mut(m * rows_per_task)
+        .enumerate()
+        .try_for_each(|(task, out)| {
+            for (i, acc) in out.chunks_exact_mut(m).enumerate() {
+                let r = task * rows_per_task + i;
+                row_times_activations(ty, &data[r * rb..(r + 1) * rb], x, k, acc)?;
+            }
+            Ok(())
+        })
+}
+
+/// Transposes `src` (`rows × cols`, row-major) into `dst` (`cols × rows`).
+pub fn transpose(src: &[f32], rows: usize, cols: usize, dst: &mut [f32]) {
+    for r in 0..rows {
+        for c in 0..cols {
+            dst[c * rows + r] = src[r * cols + c];
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn f16_bytes(v: &[f32]) -> Vec<u8> {
+        v.iter()
+            .flat_map(|&x| half::f16::from_f32(x).to_le_bytes())
+            .collect()
+    }
+
+    #[test]
+    fn mul_mat_matches_naive_product() {
+        let (k, n, m) = (300, 5, 3);
+        let wv: Vec<f32> = (0..k * n)
+            .map(|i| ((i * 7 % 13) as f32 - 6.0) / 8.0)
+            .collect();
+        let x: Vec<f32> = (0..k * m)
+            .map(|i| ((i * 5 % 11) as f32 - 5.0) / 4.0)
+            .collect();
+        for w in [
+            Tensor::from_f32("w", vec![k, n], &wv).unwrap(),
+            Tensor::from_bytes("w16", GgmlType::F16, vec![k, n], f16_bytes(&wv)).unwrap(),
+        ] {
+            let mut out_t = vec![0.0; n * m];
+            mul_mat_t(&w, &x, m, &mut out_t).unwrap();
+            let mut out = vec![0.0; n * m];
+            transpose(&out_t, n, m, &mut out);
+            for t in 0..m {
+                for r in 0..n {
+                    let want: f32 = (0..k).map(|i| wv[r * k + i] * x[t * k + i]).sum();
+                    assert!(
+                        (out[t * n + r] - want).abs() < 1e-3,
+                        "{} t{t} r{r}",
+                        w.name()
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn get_rows_dequantizes_and_rejects_bad_ids() {
+        let w = Tensor::from_bytes(
+            "e",
+            GgmlType::F16,
+            vec![2, 3],
+            f16_bytes(&[1., 2., 3., 4., 5., 6.]),
+        )
+        .unwrap();
+        let mut out = vec![0.0; 4];
+        get_rows(&w, &[2, 0], &mut out).unwrap();
+        assert_eq!(out, vec![5., 6., 1., 2.]);
+        let err = get_rows(&w, &[3], &mut out).unwrap_err();
+        assert!(matches!(
+            err,
+            OpError::RowOutOfRange {
+                row: 3,
+                n_rows: 3,
+                ..
+            }
+        ));
+        let mut small = vec![0.0; 1];
+        assert!(matches!(
+            mul_mat_t(&w, &[1.0, 1.0], 1, &mut small),
+            Err(OpError::Shape { .. })
+        ));
+    }
+}

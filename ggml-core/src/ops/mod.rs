@@ -1,0 +1,44 @@
+//! The op set on host memory: the scalar CPU reference every other backend is checked
+//! against (get_rows, mul_mat, rms_norm, rope, softmax, GLU, add/mul/scale, soft-capping).
+
+pub mod elementwise;
+pub mod matmul;
+pub mod rope;
+
+pub use elementwise::GluKind;
+pub use rope::{RopeMode, RopeParams};
+
+use crate::dtype::GgmlType;
+
+/// Why an op could not run.
+#[derive(Debug, thiserror::Error, Clone, PartialEq)]
+pub enum OpError {
+    /// Operand sizes do not fit the op.
+    #[error("{op} on `{tensor}`: {detail}")]
+    Shape {
+        /// The op.
+        op: &'static str,
+        /// The tensor involved.
+        tensor: String,
+        /// What did not fit.
+        detail: String,
+    },
+    /// A row index past the end of a tensor (a token id beyond the vocabulary).
+    #[error("row {row} of `{tensor}` requested, it has {n_rows} rows")]
+    RowOutOfRange {
+        /// The tensor.
+        tensor: String,
+        /// The requested row.
+        row: usize,
+        /// Rows in the tensor.
+        n_rows: usize,
+    },
+    /// The data type cannot be dequantized.
+    #[error("cannot dequantize {ty}: {reason}")]
+    Dequantize {
+        /// The type.
+        ty: GgmlType,
+        /// Why.
+        reason: String,
+    },
+}
