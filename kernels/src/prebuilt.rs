@@ -37,3 +37,32 @@ pub const PREBUILT_DIR_ENV: &str = "ROCMFORGE_PREBUILT_KERNELS";
 pub fn object_path(dir: &Path, arch: &GpuArch, module: ModuleId) -> PathBuf {
     dir.join(arch.base()).join(format!("{}.co", module.name()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// With `ROCMFORGE_EXPECT_PREBUILT=gfx908,gfx90a,…` (CI sets it after
+    /// `cargo xtask build-kernels`), every module must be embedded for each of those targets,
+    /// built from the current source.
+    #[test]
+    fn expected_prebuilt_objects_are_embedded_and_current() {
+        let Ok(expected) = std::env::var("ROCMFORGE_EXPECT_PREBUILT") else {
+            eprintln!(
+                "skipped: ROCMFORGE_EXPECT_PREBUILT not set (embedded targets: {:?})",
+                targets()
+            );
+            return;
+        };
+        for name in expected.split(',').filter(|n| !n.is_empty()) {
+            let arch = GpuArch::parse(name).unwrap();
+            for module in ModuleId::ALL {
+                let source = ModuleSource::new(module, &arch);
+                let object = find(&source, &arch).unwrap_or_else(|| {
+                    panic!("no current embedded object for {module} on {arch}; run `cargo xtask build-kernels --arch {expected}` and rebuild")
+                });
+                assert!(!object.is_empty());
+            }
+        }
+    }
+}

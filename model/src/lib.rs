@@ -1,3 +1,4 @@
 //! Models built from GGUF metadata: architectures, forward pass, tokenizer, templates, sampler.
 
 pub mod cache;
+pub mod hub;
