@@ -2,6 +2,7 @@
 
 mod build_kernels;
 mod ci;
+mod device_bundle;
 mod fetch_models;
 
 use std::process::ExitCode;
@@ -11,6 +12,7 @@ const USAGE: &str = "usage: cargo xtask <task>
 tasks:
   build-kernels   compile every kernel ahead of time: --arch gfx908,gfx90a,gfx1030[,sm_90,...]
   ci              run everything CI runs (format, lint, tests, AMD kernel builds)
+  device-bundle   rocmforge + GPU test executables + run.sh in device-bundle/ for a GPU machine
   fetch-models    put the test models into the model cache (ROCMFORGE_MODELS), SHA-256 checked";
 
 fn main() -> ExitCode {
@@ -22,6 +24,7 @@ fn main() -> ExitCode {
     let result: anyhow::Result<()> = match task.as_str() {
         "build-kernels" => build_kernels::run(rest),
         "ci" => ci::run(),
+        "device-bundle" => device_bundle::run(rest),
         "fetch-models" => fetch_models::run(rest),
         _ => {
             eprintln!("unknown task `{task}`\n\n{USAGE}");
