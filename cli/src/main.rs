@@ -1,6 +1,7 @@
 //! The `rocmforge` binary: parses the command line and hands each subcommand to its module.
 
 mod commands;
+mod format;
 
 use std::process::ExitCode;
 

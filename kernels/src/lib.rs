@@ -9,6 +9,7 @@ pub mod arch;
 pub mod cache;
 pub mod error;
 pub mod prebuilt;
+pub mod reference;
 pub mod registry;
 pub mod source;
 

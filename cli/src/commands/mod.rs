@@ -4,11 +4,18 @@ use std::process::ExitCode;
 
 use clap::Subcommand;
 
+mod list;
+mod pull;
+
 /// Every subcommand of `rocmforge`.
 #[derive(Subcommand)]
 pub enum Command {
     /// Print the version and exit.
     Version,
+    /// Download a GGUF model from the Hugging Face hub into the model cache.
+    Pull(pull::Args),
+    /// List the models in the model cache.
+    List,
 }
 
 /// Runs one subcommand; an error becomes one line on stderr and a non-zero exit.
@@ -18,5 +25,7 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
             println!("rocmforge {}", env!("CARGO_PKG_VERSION"));
             Ok(ExitCode::SUCCESS)
         }
+        Command::Pull(args) => pull::run(args),
+        Command::List => list::run(),
     }
 }
