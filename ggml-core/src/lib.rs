@@ -3,6 +3,7 @@
 pub mod backend;
 pub mod dtype;
 pub mod ops;
+pub mod quants;
 pub mod tensor;
 
 pub use dtype::{GgmlType, QK_K};
