@@ -2,6 +2,7 @@
 
 pub mod backend;
 pub mod dtype;
+pub mod gguf;
 pub mod ops;
 pub mod quants;
 pub mod tensor;
