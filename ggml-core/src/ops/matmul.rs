@@ -17,37 +17,10 @@ const CHUNK: usize = 256;
 
 /// Dequantizes `src` (whole blocks of `ty`) into `dst`, whose length is the element count.
 pub fn dequantize(ty: GgmlType, src: &[u8], dst: &mut [f32]) -> Result<(), OpError> {
-    // TEMPORARY until `crate::quants` lands: plain types only.
-    match ty {
-        GgmlType::F32 => {
-            for (d, s) in dst.iter_mut().zip(src.chunks_exact(4)) {
-                *d = f32::from_le_bytes([s[0], s[1], s[2], s[3]]);
-            }
-            Ok(())
-        }
-        GgmlType::F16 => {
-            for (d, s) in dst.iter_mut().zip(src.chunks_exact(2)) {
-                *d = half::f16::from_le_bytes([s[0], s[1]]).to_f32();
-            }
-            Ok(())
-        }
-        _ => Err(OpError::Dequantize {
-            ty,
-            reason: "not supported".into(),
-        }),
-    }
-}
-
-/// Checks that a weight can be used as the left operand of `mul_mat` with `k`-element rows.
-fn check_weight(op: &'static str, w: &Tensor, k: usize) -> Result<(), OpError> {
-    if w.row_len() != k {
-        return Err(OpError::Shape {
-            op,
-            tensor: w.name().to_string(),
-            detail: format!("weight rows have {} elements, activations {k}", w.row_len()),
-        });
-    }
-    Ok(())
+    crate::quants::dequantize_row(ty, src, dst).map_err(|e| OpError::Dequantize {
+        ty,
+        reason: e.to_string(),
+    })
 }
 
 /// Dequantizes rows `ids` of `table` into `out` (`ids.len()` rows of `table.row_len()`).
@@ -111,7 +84,6 @@ fn row_times_activations(
 pub fn mul_mat_t(w: &Tensor, x: &[f32], m: usize, out_t: &mut [f32]) -> Result<(), OpError> {
     let k = w.row_len();
     let n = w.n_rows();
-    check_weight("mul_mat", w, k)?;
     if x.len() < m * k || out_t.len() < m * n {
         return Err(OpError::Shape {
             op: "mul_mat",
