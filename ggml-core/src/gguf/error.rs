@@ -31,7 +31,9 @@ pub enum GgufError {
         found: [u8; 4],
     },
     /// The version field reads as a small number with its bytes swapped.
-    #[error("big-endian GGUF file (version field {raw:#010x}); only little-endian files are supported")]
+    #[error(
+        "big-endian GGUF file (version field {raw:#010x}); only little-endian files are supported"
+    )]
     BigEndian {
         /// The version field as read little-endian.
         raw: u32,
@@ -55,7 +57,9 @@ pub enum GgufError {
         file_len: u64,
     },
     /// A count in the header cannot possibly fit in the rest of the file.
-    #[error("{what} {count} at offset {offset} cannot fit in the {remaining} bytes left in the file")]
+    #[error(
+        "{what} {count} at offset {offset} cannot fit in the {remaining} bytes left in the file"
+    )]
     CountTooLarge {
         /// What is being counted.
         what: &'static str,
@@ -180,7 +184,9 @@ pub enum GgufError {
         block_size: usize,
     },
     /// A tensor's data offset is not a multiple of the file's alignment.
-    #[error("tensor '{name}': data offset {offset} is not a multiple of the alignment {alignment}")]
+    #[error(
+        "tensor '{name}': data offset {offset} is not a multiple of the alignment {alignment}"
+    )]
     MisalignedTensor {
         /// The tensor.
         name: String,

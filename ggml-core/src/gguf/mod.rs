@@ -66,7 +66,9 @@ impl TensorInfo {
         // ggml stores dimensions as int64_t.
         let n_elements = shape
             .iter()
-            .try_fold(1u64, |acc, &d| acc.checked_mul(d).filter(|_| d <= i64::MAX as u64))
+            .try_fold(1u64, |acc, &d| {
+                acc.checked_mul(d).filter(|_| d <= i64::MAX as u64)
+            })
             .filter(|&n| n <= i64::MAX as u64);
         let Some(n_elements) = n_elements else {
             return Err(GgufError::ShapeOverflow { name, shape });

@@ -77,7 +77,10 @@ impl<'a> Cursor<'a> {
         let offset = self.offset();
         let count = self.u64(what)?;
         let remaining = self.remaining();
-        match usize::try_from(count).ok().and_then(|c| c.checked_mul(min_size)) {
+        match usize::try_from(count)
+            .ok()
+            .and_then(|c| c.checked_mul(min_size))
+        {
             Some(bytes) if bytes <= remaining => Ok(count as usize),
             _ => Err(GgufError::CountTooLarge {
                 what,
@@ -289,7 +292,10 @@ fn check_tensor_placement(
                 alignment,
             });
         }
-        if t.offset().checked_add(t.n_bytes()).is_none_or(|end| end > data_len) {
+        if t.offset()
+            .checked_add(t.n_bytes())
+            .is_none_or(|end| end > data_len)
+        {
             return Err(GgufError::TensorOutOfBounds {
                 name: t.name().to_owned(),
                 offset: t.offset(),

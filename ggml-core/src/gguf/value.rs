@@ -517,7 +517,10 @@ mod tests {
             m.get_u32("neg"),
             Err(GgufError::OutOfRange { value: -1, .. })
         ));
-        assert!(matches!(m.get_u32("missing"), Err(GgufError::MissingKey { .. })));
+        assert!(matches!(
+            m.get_u32("missing"),
+            Err(GgufError::MissingKey { .. })
+        ));
         let err = m.get_u32("s").unwrap_err();
         assert!(matches!(&err, GgufError::TypeMismatch { found, .. } if found == "string"));
         let err = m.get_f32_array("toks").unwrap_err();

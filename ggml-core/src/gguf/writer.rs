@@ -109,11 +109,10 @@ impl GgufWriter {
         }
         let padded = (header.len() as u64).next_multiple_of(alignment);
         header.resize(padded as usize, 0);
-        out.write_all(&header)
-            .map_err(|source| GgufError::Write {
-                what: "header",
-                source,
-            })?;
+        out.write_all(&header).map_err(|source| GgufError::Write {
+            what: "header",
+            source,
+        })?;
         Ok(TensorDataWriter {
             out,
             tensors,
@@ -164,10 +163,12 @@ impl<W: Write> TensorDataWriter<W> {
         }
         let (start, end) = (t.offset(), t.offset() + t.n_bytes());
         self.pad(start - self.pos)?;
-        self.out.write_all(data).map_err(|source| GgufError::Write {
-            what: "tensor data",
-            source,
-        })?;
+        self.out
+            .write_all(data)
+            .map_err(|source| GgufError::Write {
+                what: "tensor data",
+                source,
+            })?;
         self.pos = end;
         self.next += 1;
         Ok(())
