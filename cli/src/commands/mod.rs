@@ -4,6 +4,7 @@ use std::process::ExitCode;
 
 use clap::Subcommand;
 
+mod info;
 mod list;
 mod pull;
 
@@ -12,6 +13,8 @@ mod pull;
 pub enum Command {
     /// Print the version and exit.
     Version,
+    /// Show what a GGUF file holds: metadata, hyperparameters, tensors, totals.
+    Info(info::Args),
     /// Download a GGUF model from the Hugging Face hub into the model cache.
     Pull(pull::Args),
     /// List the models in the model cache.
@@ -25,6 +28,7 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
             println!("rocmforge {}", env!("CARGO_PKG_VERSION"));
             Ok(ExitCode::SUCCESS)
         }
+        Command::Info(args) => info::run(args),
         Command::Pull(args) => pull::run(args),
         Command::List => list::run(),
     }

@@ -1,0 +1,372 @@
+//! Chat templates: turns a conversation into prompt text, with the model's own Jinja
+//! template (`tokenizer.chat_template`, rendered by a sandboxed `minijinja` environment that
+//! behaves like transformers' Jinja2 one) or, for a model that ships none, a built-in format
+//! chosen by architecture (see [`Fallback`]).
+
+mod clock;
+mod fallback;
+mod pyjson;
+
+use std::fmt;
+use std::io;
+
+use minijinja::{Environment, ErrorKind, Value};
+use serde::{Deserialize, Serialize};
+
+pub use fallback::Fallback;
+
+/// Name under which the model's template is registered in the environment.
+const TEMPLATE_NAME: &str = "chat_template";
+/// Instruction budget for one render: ample for real templates, stops runaway loops.
+const FUEL: u64 = 5_000_000;
+/// Largest rendered prompt accepted, in bytes.
+pub const MAX_OUTPUT_BYTES: usize = 16 << 20;
+/// Marks errors raised by the template itself through `raise_exception`.
+const RAISED_MARKER: &str = "raise_exception: ";
+
+/// One message of a conversation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChatMessage {
+    /// `system`, `user` or `assistant` (templates may accept others, such as `tool`).
+    pub role: String,
+    /// The message text.
+    pub content: String,
+}
+
+impl ChatMessage {
+    /// A message with the given role and text.
+    pub fn new(role: impl Into<String>, content: impl Into<String>) -> Self {
+        Self {
+            role: role.into(),
+            content: content.into(),
+        }
+    }
+}
+
+/// Why a conversation could not be rendered.
+#[derive(Debug, thiserror::Error)]
+pub enum ChatTemplateError {
+    /// The template source does not parse.
+    #[error("chat template does not compile (line {line:?}): {detail}")]
+    Syntax {
+        /// Line of the template, where known.
+        line: Option<usize>,
+        /// What the parser said.
+        detail: String,
+    },
+    /// The template called `raise_exception(message)`, usually to reject the conversation.
+    #[error("chat template rejected the conversation: {message}")]
+    Raised {
+        /// The template's message.
+        message: String,
+    },
+    /// Rendering failed for another reason (a bad operation, an unknown method, …).
+    #[error("chat template failed at line {line:?}: {detail}")]
+    Render {
+        /// Line of the template, where known.
+        line: Option<usize>,
+        /// What went wrong.
+        detail: String,
+    },
+    /// The template ran past its instruction budget.
+    #[error("chat template ran past its budget of {fuel} instructions")]
+    OutOfFuel {
+        /// The budget.
+        fuel: u64,
+    },
+    /// The rendered text is larger than [`MAX_OUTPUT_BYTES`].
+    #[error("chat template output exceeds {limit} bytes")]
+    OutputTooLarge {
+        /// The limit in bytes.
+        limit: usize,
+    },
+}
+
+/// Where a [`ChatTemplate`]'s format comes from.
+enum Source {
+    /// The model's Jinja template, compiled once.
+    Jinja(Box<Environment<'static>>),
+    /// A built-in format.
+    Builtin(Fallback),
+}
+
+/// A model's chat format, ready to render conversations.
+pub struct ChatTemplate {
+    source: Source,
+    bos_token: String,
+    eos_token: String,
+}
+
+impl fmt::Debug for ChatTemplate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let source = match &self.source {
+            Source::Jinja(_) => "jinja".to_string(),
+            Source::Builtin(fb) => format!("{fb:?}"),
+        };
+        f.debug_struct("ChatTemplate")
+            .field("source", &source)
+            .field("bos_token", &self.bos_token)
+            .field("eos_token", &self.eos_token)
+            .finish()
+    }
+}
+
+impl ChatTemplate {
+    /// Compiles a Jinja chat template; `bos_token`/`eos_token` are the texts of the model's
+    /// BOS and EOS tokens, visible to the template under those names.
+    pub fn jinja(
+        source: &str,
+        bos_token: impl Into<String>,
+        eos_token: impl Into<String>,
+    ) -> Result<Self, ChatTemplateError> {
+        let mut env = sandboxed_environment();
+        env.add_template_owned(TEMPLATE_NAME, source.to_owned())
+            .map_err(|e| ChatTemplateError::Syntax {
+                line: e.line(),
+                detail: e.detail().unwrap_or("syntax error").to_owned(),
+            })?;
+        Ok(Self {
+            source: Source::Jinja(Box::new(env)),
+            bos_token: bos_token.into(),
+            eos_token: eos_token.into(),
+        })
+    }
+
+    /// A built-in format.
+    pub fn builtin(fallback: Fallback) -> Self {
+        Self {
+            source: Source::Builtin(fallback),
+            bos_token: String::new(),
+            eos_token: String::new(),
+        }
+    }
+
+    /// The model's template when it has one, else the fallback for its architecture
+    /// (`general.architecture`), as [`Fallback::for_architecture`] picks it.
+    pub fn for_model(
+        template: Option<&str>,
+        architecture: &str,
+        bos_token: &str,
+        eos_token: &str,
+    ) -> Result<Self, ChatTemplateError> {
+        match template {
+            Some(src) if !src.trim().is_empty() => Self::jinja(src, bos_token, eos_token),
+            _ => Ok(Self::builtin(Fallback::for_architecture(architecture))),
+        }
+    }
+
+    /// The built-in format in use, or `None` for the model's own template.
+    pub fn fallback(&self) -> Option<Fallback> {
+        match self.source {
+            Source::Builtin(fb) => Some(fb),
+            Source::Jinja(_) => None,
+        }
+    }
+
+    /// Renders a conversation; with `add_generation_prompt` the text ends where the
+    /// assistant's answer begins.
+    pub fn render(
+        &self,
+        messages: &[ChatMessage],
+        add_generation_prompt: bool,
+    ) -> Result<String, ChatTemplateError> {
+        let env = match &self.source {
+            Source::Builtin(fb) => return Ok(fb.render(messages, add_generation_prompt)),
+            Source::Jinja(env) => env,
+        };
+        let template = env.get_template(TEMPLATE_NAME).map_err(render_error)?;
+        let ctx = minijinja::context! {
+            messages => Value::from_serialize(messages),
+            add_generation_prompt => add_generation_prompt,
+            bos_token => &self.bos_token,
+            eos_token => &self.eos_token,
+        };
+        let mut out = BoundedWriter {
+            buf: Vec::new(),
+            limit: MAX_OUTPUT_BYTES,
+            overflowed: false,
+        };
+        match template.render_captured_to(ctx, &mut out) {
+            Ok(_) => {}
+            Err(_) if out.overflowed => {
+                return Err(ChatTemplateError::OutputTooLarge {
+                    limit: MAX_OUTPUT_BYTES,
+                })
+            }
+            Err(e) => return Err(render_error(e)),
+        }
+        // The writer only ever receives `str` fragments from minijinja.
+        String::from_utf8(out.buf).map_err(|e| ChatTemplateError::Render {
+            line: None,
+            detail: format!("output is not UTF-8: {e}"),
+        })
+    }
+
+    /// `text` without the BOS token's text at its start: templates that write `bos_token`
+    /// themselves would otherwise get a second BOS from a tokenizer that adds one.
+    pub fn strip_leading_bos<'a>(&self, text: &'a str) -> &'a str {
+        if self.bos_token.is_empty() {
+            return text;
+        }
+        text.strip_prefix(self.bos_token.as_str()).unwrap_or(text)
+    }
+}
+
+/// An environment with no loader (no file system), Jinja2's whitespace rules as transformers
+/// sets them, Python string/dict/list methods, `raise_exception`, `strftime_now`, `tojson`
+/// and an instruction budget.
+fn sandboxed_environment() -> Environment<'static> {
+    let mut env = Environment::new();
+    env.set_trim_blocks(true);
+    env.set_lstrip_blocks(true);
+    env.set_keep_trailing_newline(false);
+    env.set_fuel(Some(FUEL));
+    env.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);
+    env.add_function(
+        "raise_exception",
+        |message: String| -> Result<Value, minijinja::Error> {
+            Err(minijinja::Error::new(
+                ErrorKind::InvalidOperation,
+                format!("{RAISED_MARKER}{message}"),
+            ))
+        },
+    );
+    env.add_function("strftime_now", clock::strftime_now);
+    env.add_filter("tojson", pyjson::tojson);
+    env
+}
+
+fn render_error(e: minijinja::Error) -> ChatTemplateError {
+    if e.kind() == ErrorKind::OutOfFuel {
+        return ChatTemplateError::OutOfFuel { fuel: FUEL };
+    }
+    let detail = e
+        .detail()
+        .map(str::to_owned)
+        .unwrap_or_else(|| e.kind().to_string());
+    match detail.strip_prefix(RAISED_MARKER) {
+        Some(message) => ChatTemplateError::Raised {
+            message: message.to_owned(),
+        },
+        None => ChatTemplateError::Render {
+            line: e.line(),
+            detail,
+        },
+    }
+}
+
+/// Collects output up to a limit, then fails the render.
+struct BoundedWriter {
+    buf: Vec<u8>,
+    limit: usize,
+    overflowed: bool,
+}
+
+impl io::Write for BoundedWriter {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        if self.buf.len() + data.len() > self.limit {
+            self.overflowed = true;
+            return Err(io::Error::other("chat template output too large"));
+        }
+        self.buf.extend_from_slice(data);
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn msgs() -> Vec<ChatMessage> {
+        vec![
+            ChatMessage::new("user", "  Hi  "),
+            ChatMessage::new("assistant", "Hello"),
+        ]
+    }
+
+    #[test]
+    fn python_string_methods_and_special_tokens_are_available() {
+        let t = ChatTemplate::jinja(
+            "{{ bos_token }}{% for m in messages %}{{ m.role.upper() }}:{{ m['content'].strip() }}|{% endfor %}{{ eos_token }}",
+            "<s>",
+            "</s>",
+        )
+        .unwrap();
+        assert_eq!(
+            t.render(&msgs(), false).unwrap(),
+            "<s>USER:Hi|ASSISTANT:Hello|</s>"
+        );
+        assert_eq!(t.strip_leading_bos("<s>x<s>"), "x<s>");
+    }
+
+    #[test]
+    fn raise_exception_becomes_a_structured_error() {
+        let t = ChatTemplate::jinja(
+            "{% if messages[0].role != 'system' %}{{ raise_exception('need a system message') }}{% endif %}",
+            "",
+            "",
+        )
+        .unwrap();
+        match t.render(&msgs(), true) {
+            Err(ChatTemplateError::Raised { message }) => {
+                assert_eq!(message, "need a system message")
+            }
+            other => panic!("expected Raised, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn syntax_errors_are_reported_with_their_line() {
+        match ChatTemplate::jinja("ok\n{% for m in messages %}", "", "") {
+            Err(ChatTemplateError::Syntax { line, .. }) => assert!(line.is_some()),
+            other => panic!("expected Syntax, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn runaway_templates_are_stopped() {
+        let t = ChatTemplate::jinja(
+            "{% for a in range(100000) %}{% for b in range(100000) %}{% endfor %}{% endfor %}",
+            "",
+            "",
+        )
+        .unwrap();
+        assert!(matches!(
+            t.render(&msgs(), false),
+            Err(ChatTemplateError::OutOfFuel { .. })
+        ));
+        let big = ChatTemplate::jinja(
+            "{% for a in range(20000) %}{{ 'x' * 1000 }}{% endfor %}",
+            "",
+            "",
+        )
+        .unwrap();
+        assert!(matches!(
+            big.render(&msgs(), false),
+            Err(ChatTemplateError::OutputTooLarge { .. })
+        ));
+    }
+
+    #[test]
+    fn templates_cannot_include_other_files() {
+        let t = ChatTemplate::jinja("{% include '/etc/passwd' %}", "", "").unwrap();
+        assert!(matches!(
+            t.render(&msgs(), false),
+            Err(ChatTemplateError::Render { .. })
+        ));
+    }
+
+    #[test]
+    fn models_without_a_template_get_their_architecture_fallback() {
+        let g = ChatTemplate::for_model(None, "gemma3", "<bos>", "<eos>").unwrap();
+        assert_eq!(g.fallback(), Some(Fallback::Gemma));
+        let l = ChatTemplate::for_model(Some("  "), "llama", "", "").unwrap();
+        assert_eq!(l.fallback(), Some(Fallback::ChatMl));
+        let own = ChatTemplate::for_model(Some("{{ 1 }}"), "gemma3", "", "").unwrap();
+        assert_eq!(own.fallback(), None);
+    }
+}
