@@ -4,6 +4,7 @@ use std::process::ExitCode;
 
 use clap::Subcommand;
 
+mod doctor;
 mod info;
 mod list;
 mod pull;
@@ -19,6 +20,8 @@ pub enum Command {
     Pull(pull::Args),
     /// List the models in the model cache.
     List,
+    /// Check the GPU platform, libraries, devices and kernels, and the CPU backend.
+    Doctor(doctor::Args),
 }
 
 /// Runs one subcommand; an error becomes one line on stderr and a non-zero exit.
@@ -31,5 +34,6 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Info(args) => info::run(args),
         Command::Pull(args) => pull::run(args),
         Command::List => list::run(),
+        Command::Doctor(args) => doctor::run(args),
     }
 }
