@@ -7,6 +7,7 @@
 
 pub mod arch;
 pub mod cache;
+pub mod code;
 pub mod error;
 pub mod prebuilt;
 pub mod reference;
