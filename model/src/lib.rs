@@ -3,3 +3,4 @@
 pub mod cache;
 pub mod chat_template;
 pub mod hub;
+pub mod tokenizer;
