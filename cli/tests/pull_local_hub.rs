@@ -1,0 +1,396 @@
+//! `rocmforge pull` and `list` against a local HTTP server that speaks the hub's API
+//! (`/api/models/U/R/tree/main`, `/U/R/resolve/main/FILE` with Range): resume after a cut
+//! connection, a wrong checksum, a 404, a 401, and a pulled file resolving by name.
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::Path;
+use std::process::{Command, Output};
+use std::sync::{Arc, Mutex};
+
+use sha2::{Digest, Sha256};
+
+/// One file the fake hub serves.
+struct Served {
+    name: String,
+    bytes: Vec<u8>,
+    /// The SHA-256 the listing claims (the real one unless a test corrupts it).
+    claimed_sha256: String,
+}
+
+/// A request the fake hub saw: path, Range header, Authorization header.
+#[derive(Clone, Debug)]
+struct Seen {
+    path: String,
+    range: Option<String>,
+    auth: Option<String>,
+}
+
+#[derive(Default)]
+struct State {
+    repos: HashMap<String, Vec<Served>>,
+    seen: Vec<Seen>,
+    /// Cut this many file downloads after `cut_after` bytes of body.
+    cuts_left: usize,
+    cut_after: usize,
+    /// Answer 401 unless this bearer token is sent.
+    token: Option<String>,
+}
+
+struct FakeHub {
+    endpoint: String,
+    state: Arc<Mutex<State>>,
+}
+
+impl FakeHub {
+    fn start() -> FakeHub {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind a local port");
+        let endpoint = format!("http://{}", listener.local_addr().unwrap());
+        let state = Arc::new(Mutex::new(State::default()));
+        let shared = Arc::clone(&state);
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let state = Arc::clone(&shared);
+                std::thread::spawn(move || serve(stream, &state));
+            }
+        });
+        FakeHub { endpoint, state }
+    }
+
+    fn add(&self, repo: &str, name: &str, bytes: Vec<u8>) {
+        let sha = hex(&Sha256::digest(&bytes));
+        self.state
+            .lock()
+            .unwrap()
+            .repos
+            .entry(repo.to_string())
+            .or_default()
+            .push(Served {
+                name: name.to_string(),
+                bytes,
+                claimed_sha256: sha,
+            });
+    }
+
+    fn seen(&self) -> Vec<Seen> {
+        self.state.lock().unwrap().seen.clone()
+    }
+}
+
+fn serve(stream: TcpStream, state: &Mutex<State>) {
+    let mut reader = BufReader::new(stream.try_clone().unwrap());
+    let mut first = String::new();
+    if reader.read_line(&mut first).is_err() {
+        return;
+    }
+    let path = first.split_whitespace().nth(1).unwrap_or("").to_string();
+    let mut headers = HashMap::new();
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line).unwrap_or(0) == 0 || line.trim().is_empty() {
+            break;
+        }
+        if let Some((k, v)) = line.split_once(':') {
+            headers.insert(k.trim().to_ascii_lowercase(), v.trim().to_string());
+        }
+    }
+    let seen = Seen {
+        path: path.clone(),
+        range: headers.get("range").cloned(),
+        auth: headers.get("authorization").cloned(),
+    };
+    let mut st = state.lock().unwrap();
+    st.seen.push(seen.clone());
+    let mut out = stream;
+    if let Some(token) = &st.token {
+        if seen.auth.as_deref() != Some(&format!("Bearer {token}")) {
+            respond(
+                &mut out,
+                "401 Unauthorized",
+                &[],
+                b"{\"error\":\"unauthorized\"}",
+            );
+            return;
+        }
+    }
+    let parts: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    match parts.as_slice() {
+        ["api", "models", user, repo, "tree", "main"] => {
+            let Some(files) = st.repos.get(&format!("{user}/{repo}")) else {
+                respond(
+                    &mut out,
+                    "404 Not Found",
+                    &[],
+                    b"{\"error\":\"Repository not found\"}",
+                );
+                return;
+            };
+            let entries: Vec<serde_json::Value> = files
+                .iter()
+                .map(|f| {
+                    serde_json::json!({"type": "file", "oid": "0123", "size": f.bytes.len(),
+                    "path": f.name, "lfs": {"oid": f.claimed_sha256, "size": f.bytes.len(),
+                    "pointerSize": 134}})
+                })
+                .chain([
+                    serde_json::json!({"type": "file", "oid": "4567", "size": 10,
+                        "path": "README.md"}),
+                ])
+                .collect();
+            let body = serde_json::to_vec(&entries).unwrap();
+            respond(&mut out, "200 OK", &[], &body);
+        }
+        [user, repo, "resolve", "main", name] => {
+            let file = st
+                .repos
+                .get(&format!("{user}/{repo}"))
+                .and_then(|files| files.iter().find(|f| f.name == *name));
+            let Some(file) = file else {
+                respond(&mut out, "404 Not Found", &[], b"Entry not found");
+                return;
+            };
+            let bytes = file.bytes.clone();
+            let from: usize = seen
+                .range
+                .as_deref()
+                .and_then(|r| r.strip_prefix("bytes="))
+                .and_then(|r| r.strip_suffix('-'))
+                .and_then(|r| r.parse().ok())
+                .unwrap_or(0);
+            let cut = st.cuts_left > 0;
+            if cut {
+                st.cuts_left -= 1;
+            }
+            let cut_after = st.cut_after;
+            drop(st);
+            let body = &bytes[from.min(bytes.len())..];
+            let status = if from > 0 {
+                "206 Partial Content"
+            } else {
+                "200 OK"
+            };
+            let range = format!("bytes {from}-{}/{}", bytes.len() - 1, bytes.len());
+            let extra = if from > 0 {
+                vec![("Content-Range", range.as_str())]
+            } else {
+                vec![]
+            };
+            let sent = if cut {
+                &body[..cut_after.min(body.len())]
+            } else {
+                body
+            };
+            write_head(&mut out, status, &extra, body.len());
+            let _ = out.write_all(sent);
+            let _ = out.flush();
+        }
+        _ => respond(&mut out, "404 Not Found", &[], b"not found"),
+    }
+}
+
+fn write_head(out: &mut TcpStream, status: &str, extra: &[(&str, &str)], len: usize) {
+    let mut head = format!("HTTP/1.1 {status}\r\nContent-Length: {len}\r\nConnection: close\r\n");
+    for (k, v) in extra {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    head.push_str("\r\n");
+    let _ = out.write_all(head.as_bytes());
+}
+
+fn respond(out: &mut TcpStream, status: &str, extra: &[(&str, &str)], body: &[u8]) {
+    write_head(out, status, extra, body.len());
+    let _ = out.write_all(body);
+    let _ = out.flush();
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Deterministic, non-repeating test bytes.
+fn payload(len: usize) -> Vec<u8> {
+    let mut x: u32 = 0x1234_5678;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            x as u8
+        })
+        .collect()
+}
+
+fn rocmforge(cache: &Path, hub: &FakeHub, token: Option<&str>, args: &[&str]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_rocmforge"));
+    cmd.args(args)
+        .env("ROCMFORGE_MODELS", cache)
+        .env("HF_ENDPOINT", &hub.endpoint)
+        .env_remove("HF_TOKEN");
+    if let Some(token) = token {
+        cmd.env("HF_TOKEN", token);
+    }
+    cmd.output().expect("run the rocmforge binary")
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn pull_resumes_after_cut_connections_and_resolves_by_name() {
+    let hub = FakeHub::start();
+    let bytes = payload(300_000);
+    hub.add("u/r", "m-Q4_K_M.gguf", bytes.clone());
+    hub.add("u/r", "m-Q8_0.gguf", payload(1000));
+    let cache = tempfile::tempdir().unwrap();
+
+    // Every attempt of the first run is cut: the run fails, keeping what it got.
+    hub.state.lock().unwrap().cuts_left = 100;
+    hub.state.lock().unwrap().cut_after = 50_000;
+    let out = rocmforge(cache.path(), &hub, None, &["pull", "u/r:q4_k_m"]);
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(
+        err.contains("run the same command again to resume"),
+        "{err}"
+    );
+    let part = cache.path().join("hf/u/r/m-Q4_K_M.gguf.part");
+    let kept = std::fs::metadata(&part).expect(".part file kept").len();
+    assert_eq!(
+        kept, 200_000,
+        "four attempts of 50000 bytes each, resumed each time"
+    );
+
+    // The next run resumes from the .part file; one more cut is survived by a retry.
+    hub.state.lock().unwrap().cuts_left = 1;
+    let out = rocmforge(cache.path(), &hub, None, &["pull", "u/r:Q4_K_M"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let path = cache.path().join("hf/u/r/m-Q4_K_M.gguf");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        path.to_str().unwrap()
+    );
+    assert_eq!(std::fs::read(&path).unwrap(), bytes);
+    assert!(!part.exists());
+    let ranges: Vec<Option<String>> = hub
+        .seen()
+        .into_iter()
+        .filter(|s| s.path.contains("/resolve/main/"))
+        .map(|s| s.range)
+        .collect();
+    let expected: Vec<Option<String>> = [None, Some(50_000), Some(100_000), Some(150_000)]
+        .into_iter()
+        .chain([Some(200_000), Some(250_000)])
+        .map(|r| r.map(|n| format!("bytes={n}-")))
+        .collect();
+    assert_eq!(ranges, expected);
+    assert!(
+        hub.seen().iter().all(|s| s.auth.is_none()),
+        "no token sent unless HF_TOKEN is set"
+    );
+
+    // The pulled file resolves by name and shows in `list`.
+    assert_eq!(
+        model::cache::resolve_in(cache.path(), "u/r:Q4_K_M").unwrap(),
+        path
+    );
+    let out = rocmforge(cache.path(), &hub, None, &["list"]);
+    assert!(out.status.success());
+    let listing = String::from_utf8_lossy(&out.stdout);
+    assert!(listing.contains("u/r/m-Q4_K_M.gguf"), "{listing}");
+    assert!(listing.contains("292.97 KiB"), "{listing}");
+
+    // Pulling again finds the checked file and downloads nothing.
+    let before = hub.seen().len();
+    let out = rocmforge(cache.path(), &hub, None, &["pull", "u/r/m-Q4_K_M.gguf"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let new: Vec<Seen> = hub.seen().split_off(before);
+    assert!(new.iter().all(|s| s.path.starts_with("/api/")), "{new:?}");
+}
+
+#[test]
+fn pull_rejects_a_wrong_checksum() {
+    let hub = FakeHub::start();
+    hub.add("u/r", "m-Q8_0.gguf", payload(5000));
+    hub.state.lock().unwrap().repos.get_mut("u/r").unwrap()[0].claimed_sha256 = "ab".repeat(32);
+    let cache = tempfile::tempdir().unwrap();
+    let out = rocmforge(cache.path(), &hub, None, &["pull", "u/r:Q8_0"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(err.contains("does not match the hub's abab"), "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "one line: {err}");
+    let dir = cache.path().join("hf/u/r");
+    assert_eq!(
+        std::fs::read_dir(&dir).unwrap().count(),
+        0,
+        "nothing left in {dir:?}"
+    );
+}
+
+#[test]
+fn pull_reports_missing_repositories_files_and_quants() {
+    let hub = FakeHub::start();
+    hub.add("u/r", "m-Q8_0.gguf", payload(100));
+    let cache = tempfile::tempdir().unwrap();
+    let out = rocmforge(cache.path(), &hub, None, &["pull", "nobody/nothing:Q4_K_M"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(err.contains("repository nobody/nothing not found"), "{err}");
+
+    let out = rocmforge(cache.path(), &hub, None, &["pull", "u/r:Q4_K_M"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(
+        err.contains("no GGUF file in u/r matches `Q4_K_M`; available: m-Q8_0.gguf"),
+        "{err}"
+    );
+
+    let out = rocmforge(cache.path(), &hub, None, &["pull", "not-a-hub-name"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("not a hub model name"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn pull_needs_hf_token_for_gated_repositories() {
+    let hub = FakeHub::start();
+    let bytes = payload(2000);
+    hub.add("u/gated", "g-Q4_0.gguf", bytes.clone());
+    hub.state.lock().unwrap().token = Some("hf_secret".to_string());
+    let cache = tempfile::tempdir().unwrap();
+
+    let out = rocmforge(cache.path(), &hub, None, &["pull", "u/gated:Q4_0"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(
+        err.contains("needs authentication") && err.contains("set HF_TOKEN"),
+        "{err}"
+    );
+
+    let out = rocmforge(
+        cache.path(),
+        &hub,
+        Some("hf_wrong"),
+        &["pull", "u/gated:Q4_0"],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("refused the token in HF_TOKEN"),
+        "{}",
+        stderr(&out)
+    );
+
+    let out = rocmforge(
+        cache.path(),
+        &hub,
+        Some("hf_secret"),
+        &["pull", "u/gated:Q4_0"],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let path = cache.path().join("hf/u/gated/g-Q4_0.gguf");
+    assert_eq!(std::fs::read(path).unwrap(), bytes);
+}
