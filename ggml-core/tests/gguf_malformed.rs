@@ -423,15 +423,20 @@ fn every_malformed_file_gives_its_typed_error() {
             }
         ),
         case!(
+            "0 dimensions",
+            v().with(|s| s.tensors[0] = ti("t0", &[], F32, 0)).build(),
+            E::BadDimCount { n_dims: 0, .. }
+        ),
+        case!(
             "5 dimensions",
             v().with(|s| s.tensors[0] = ti("t0", &[8, 1, 1, 1, 1], F32, 0))
                 .build(),
-            E::TooManyDims { n_dims: 5, .. }
+            E::BadDimCount { n_dims: 5, .. }
         ),
         case!(
             "u32::MAX dimensions",
             v().with(|s| s.tensors[0].n_dims = u32::MAX).build(),
-            E::TooManyDims {
+            E::BadDimCount {
                 n_dims: u32::MAX,
                 ..
             }
@@ -533,4 +538,20 @@ fn truncation_at_every_offset_is_an_error() {
         cases.push((format!("truncated at {len}"), full[..len].to_vec(), check));
     }
     check_all(cases);
+}
+
+/// Inputs the fuzzer found that once broke the reader, with what they must give now.
+#[test]
+fn fuzz_regressions() {
+    // An empty tensor placed past the end of an unpadded file: valid, with empty data
+    // (tensor_data used to fail on it).
+    // One F32 tensor of shape [0] at offset 0, nine stray bytes after the header.
+    const EMPTY_TENSOR_PAST_END: &[u8] = b"GGUF\x03\x00\x00\x00\x01\x00\x00\x00\x00\x00\x00\x00\
+        \x00\x00\x00\x00\x00\x00\x00\x00\x0b\x00\x00\x00\x00\x00\x00\x00\x01\x03\x00\x00\x00\
+        \x00\x00\x00\x00\x00f\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\
+        \x00\x00\x00\x00\x00\x00\x00\x00\x09lla\x00\x00\x00\x00\x00";
+    let file = parse(EMPTY_TENSOR_PAST_END.to_vec()).unwrap().unwrap();
+    let t = &file.tensors()[0];
+    assert!(file.data_offset() > file.file_size());
+    assert_eq!(file.tensor_data(t).unwrap(), &[] as &[u8]);
 }

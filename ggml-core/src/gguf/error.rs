@@ -147,9 +147,9 @@ pub enum GgufError {
         /// writing.
         offset: u64,
     },
-    /// A tensor has more than four dimensions.
-    #[error("tensor '{name}' has {n_dims} dimensions; at most 4 are allowed")]
-    TooManyDims {
+    /// A tensor has no dimensions or more than four.
+    #[error("tensor '{name}' has {n_dims} dimensions; GGUF tensors have 1 to 4")]
+    BadDimCount {
         /// The tensor.
         name: String,
         /// The dimension count read.

@@ -48,17 +48,17 @@ pub struct TensorInfo {
 
 impl TensorInfo {
     /// A tensor named `name` of type `ty` and `shape` (ggml order: `ne0`, the contiguous
-    /// dimension, first; at most 4 dimensions) whose data starts `offset` bytes into the
-    /// data section. Fails if the shape has more than 4 dimensions, overflows, or its rows
-    /// are not a whole number of `ty` blocks.
+    /// dimension, first) whose data starts `offset` bytes into the
+    /// data section. Fails if the shape does not have 1 to 4 dimensions, overflows, or its
+    /// rows are not a whole number of `ty` blocks.
     pub fn new(
         name: String,
         ty: GgmlType,
         shape: Vec<u64>,
         offset: u64,
     ) -> Result<TensorInfo, GgufError> {
-        if shape.len() > 4 {
-            return Err(GgufError::TooManyDims {
+        if !(1..=4).contains(&shape.len()) {
+            return Err(GgufError::BadDimCount {
                 n_dims: shape.len() as u32,
                 name,
             });
@@ -73,7 +73,7 @@ impl TensorInfo {
         let Some(n_elements) = n_elements else {
             return Err(GgufError::ShapeOverflow { name, shape });
         };
-        let ne0 = shape.first().copied().unwrap_or(1);
+        let ne0 = shape[0];
         let block_size = ty.block_size();
         if ne0 % block_size as u64 != 0 {
             return Err(GgufError::PartialBlock {
@@ -246,12 +246,16 @@ impl GgufFile {
         if self.tensor(&info.name) != Some(info) {
             return Err(foreign());
         }
-        // The header check guarantees the range lies inside the file.
-        let start = usize::try_from(self.data_offset + info.offset).map_err(|_| foreign())?;
-        let len = usize::try_from(info.n_bytes).map_err(|_| foreign())?;
-        self.storage
-            .bytes()
-            .get(start..start + len)
+        if info.n_bytes == 0 {
+            // An empty tensor may sit at the end of a file whose data section is empty.
+            return Ok(&[]);
+        }
+        // The header check put the range inside the file, so none of this fails.
+        let range = (self.data_offset.checked_add(info.offset)).and_then(|start| {
+            Some(usize::try_from(start).ok()?..usize::try_from(start + info.n_bytes).ok()?)
+        });
+        range
+            .and_then(|r| self.storage.bytes().get(r))
             .ok_or_else(foreign)
     }
 

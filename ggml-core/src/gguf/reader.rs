@@ -192,8 +192,8 @@ impl<'a> Cursor<'a> {
     fn tensor_info(&mut self) -> Result<TensorInfo, GgufError> {
         let name = self.string("tensor name")?;
         let n_dims = self.u32("tensor dimension count")?;
-        if n_dims > 4 {
-            return Err(GgufError::TooManyDims { name, n_dims });
+        if !(1..=4).contains(&n_dims) {
+            return Err(GgufError::BadDimCount { name, n_dims });
         }
         let shape = (0..n_dims)
             .map(|_| self.u64("tensor dimension"))
