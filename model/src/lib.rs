@@ -1,6 +1,20 @@
 //! Models built from GGUF metadata: architectures, forward pass, tokenizer, templates, sampler.
 
+pub mod arch;
+pub mod batch;
 pub mod cache;
 pub mod chat_template;
+pub mod config;
+pub mod error;
+pub mod forward;
 pub mod hub;
+pub mod kv_cache;
 pub mod tokenizer;
+mod weights;
+
+pub use attention::{KvType, SeqId};
+pub use batch::Batch;
+pub use config::{ModelConfig, RopeScaling};
+pub use error::ModelError;
+pub use forward::{LoadOptions, Model};
+pub use kv_cache::Context;

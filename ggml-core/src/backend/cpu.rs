@@ -93,6 +93,12 @@ impl Backend for CpuBackend {
         Ok(())
     }
 
+    fn copy(&self, src: &Vec<f32>, dst: &mut Vec<f32>, len: usize) -> Result<(), BackendError> {
+        ensure("copy", len, src.len().min(dst.len()))?;
+        dst[..len].copy_from_slice(&src[..len]);
+        Ok(())
+    }
+
     fn copy_rows(
         &self,
         src: &Vec<f32>,

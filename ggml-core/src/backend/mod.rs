@@ -61,6 +61,13 @@ pub trait Backend: Send + Sync {
         ids: &[u32],
         out: &mut Self::Buffer,
     ) -> Result<(), BackendError>;
+    /// `dst[..len] = src[..len]`.
+    fn copy(
+        &self,
+        src: &Self::Buffer,
+        dst: &mut Self::Buffer,
+        len: usize,
+    ) -> Result<(), BackendError>;
     /// `out[i] = src[rows[i]]` for rows of `cols` f32 elements.
     fn copy_rows(
         &self,

@@ -1,0 +1,133 @@
+//! A model's evaluation context: the paged KV cache (block manager + backend storage), the
+//! scratch buffers of one forward step (sized once, for the largest micro-batch) and the
+//! logits of the last step. Sequences are managed here (length, truncate, remove).
+
+use attention::{AttentionBackend, BlockManager, KvCacheConfig, KvType, SeqId, TokenPos};
+
+use crate::config::ModelConfig;
+use crate::error::ModelError;
+
+/// Slots per KV block.
+pub const KV_BLOCK_SIZE: usize = 16;
+
+/// Tokens evaluated together in one pass through the layers; larger batches are split.
+pub const MICRO_BATCH: usize = 128;
+
+/// Activation buffers of one micro-batch on backend `B`.
+pub(crate) struct Scratch<B: AttentionBackend> {
+    pub x: B::Buffer,
+    pub xn: B::Buffer,
+    pub q: B::Buffer,
+    pub k: B::Buffer,
+    pub v: B::Buffer,
+    pub attn: B::Buffer,
+    pub proj: B::Buffer,
+    pub gate: B::Buffer,
+    pub up: B::Buffer,
+    pub out_x: B::Buffer,
+    /// Output logits of the micro-batch; grown to the most output rows seen.
+    pub logits: B::Buffer,
+    pub logits_rows: usize,
+    pub slots: Vec<usize>,
+    pub tokens: Vec<TokenPos>,
+    pub positions: Vec<i32>,
+    pub out_rows: Vec<u32>,
+}
+
+impl<B: AttentionBackend> Scratch<B> {
+    fn new(backend: &B, c: &ModelConfig) -> Result<Scratch<B>, ModelError> {
+        let ub = MICRO_BATCH;
+        let buf = |n: usize| backend.alloc(ub * n);
+        Ok(Scratch {
+            x: buf(c.n_embd)?,
+            xn: buf(c.n_embd)?,
+            q: buf(c.n_head * c.head_dim_k)?,
+            k: buf(c.n_head_kv * c.head_dim_k)?,
+            v: buf(c.n_head_kv * c.head_dim_v)?,
+            attn: buf(c.n_head * c.head_dim_v)?,
+            proj: buf(c.n_embd)?,
+            gate: buf(c.n_ff)?,
+            up: buf(c.n_ff)?,
+            out_x: buf(c.n_embd)?,
+            logits: backend.alloc(c.n_vocab)?,
+            logits_rows: 1,
+            slots: Vec::with_capacity(ub),
+            tokens: Vec::with_capacity(ub),
+            positions: Vec::with_capacity(ub),
+            out_rows: Vec::with_capacity(ub),
+        })
+    }
+}
+
+/// Evaluation state for one model: KV cache, scratch and the last logits. Create it with
+/// [`Model::new_context`](crate::Model::new_context).
+pub struct Context<B: AttentionBackend = ggml_core::backend::CpuBackend> {
+    pub(crate) n_ctx: usize,
+    pub(crate) n_vocab: usize,
+    pub(crate) blocks: BlockManager,
+    pub(crate) kv: B::KvStore,
+    pub(crate) scratch: Scratch<B>,
+    pub(crate) logits: Vec<f32>,
+}
+
+impl<B: AttentionBackend> Context<B> {
+    pub(crate) fn new(
+        backend: &B,
+        c: &ModelConfig,
+        n_ctx: usize,
+        ty: KvType,
+    ) -> Result<Context<B>, ModelError> {
+        let n_blocks = n_ctx.max(1).div_ceil(KV_BLOCK_SIZE);
+        let cfg = KvCacheConfig {
+            n_layer: c.n_layer,
+            n_kv_head: c.n_head_kv,
+            head_dim_k: c.head_dim_k,
+            head_dim_v: c.head_dim_v,
+            n_slots: n_blocks * KV_BLOCK_SIZE,
+            ty,
+        };
+        Ok(Context {
+            n_ctx,
+            n_vocab: c.n_vocab,
+            blocks: BlockManager::new(n_blocks, KV_BLOCK_SIZE),
+            kv: backend.new_kv_store(&cfg)?,
+            scratch: Scratch::new(backend, c)?,
+            logits: Vec::new(),
+        })
+    }
+
+    /// Context length: the most positions a sequence may hold, and the cache's capacity.
+    pub fn n_ctx(&self) -> usize {
+        self.n_ctx
+    }
+
+    /// Positions sequence `seq` holds (0 if unknown).
+    pub fn seq_len(&self, seq: SeqId) -> usize {
+        self.blocks.seq_len(seq)
+    }
+
+    /// Keeps positions `0..len` of `seq`, freeing the rest of its cache.
+    pub fn truncate_seq(&mut self, seq: SeqId, len: usize) {
+        self.blocks.truncate(seq, len);
+    }
+
+    /// Drops sequence `seq` and frees its cache.
+    pub fn remove_seq(&mut self, seq: SeqId) {
+        self.blocks.remove(seq);
+    }
+
+    /// Drops every sequence.
+    pub fn clear(&mut self) {
+        self.blocks.clear();
+    }
+
+    /// Logits of the last decode: one row of `n_vocab` per token that asked for them.
+    pub fn logits(&self) -> &[f32] {
+        &self.logits
+    }
+
+    /// Vocabulary size (length of a logits row).
+    pub fn n_vocab(&self) -> usize {
+        self.n_vocab
+    }
+}
