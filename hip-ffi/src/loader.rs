@@ -111,6 +111,44 @@ impl Loaded {
     }
 }
 
+/// Declares a table of C entry points and its loader: required entries fail the load with
+/// the missing symbol's name; `optional` entries become `Option`s. Each entry lists the
+/// exported names to try, first match wins.
+macro_rules! fn_table {
+    (
+        $(#[$meta:meta])*
+        pub struct $name:ident {
+            $( $field:ident = [$($sym:literal),+] : fn($($arg:ty),* $(,)?) -> $ret:ty; )*
+        }
+        optional {
+            $( $ofield:ident = [$($osym:literal),+] : fn($($oarg:ty),* $(,)?) -> $oret:ty; )*
+        }
+    ) => {
+        $(#[$meta])*
+        #[allow(missing_docs)]
+        pub struct $name {
+            $( pub $field: unsafe extern "C" fn($($arg),*) -> $ret, )*
+            $( pub $ofield: Option<unsafe extern "C" fn($($oarg),*) -> $oret>, )*
+        }
+
+        impl $name {
+            /// Resolves every entry point from `lib`.
+            ///
+            /// # Safety
+            /// `lib` must be the library these C signatures were written for.
+            pub unsafe fn load(lib: &$crate::loader::Loaded) -> Result<Self, $crate::error::LoadError> {
+                Ok(Self {
+                    // SAFETY: the signatures above are transcribed from the vendor headers.
+                    $( $field: unsafe { lib.sym_any(&[$($sym),+])? }, )*
+                    // SAFETY: as above.
+                    $( $ofield: unsafe { lib.sym_any(&[$($osym),+]) }.ok(), )*
+                })
+            }
+        }
+    };
+}
+pub(crate) use fn_table;
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -151,41 +189,3 @@ mod tests {
         assert!(msg.contains("libnothing-rocmforge.so ("), "{msg}");
     }
 }
-
-/// Declares a table of C entry points and its loader: required entries fail the load with
-/// the missing symbol's name; `optional` entries become `Option`s. Each entry lists the
-/// exported names to try, first match wins.
-macro_rules! fn_table {
-    (
-        $(#[$meta:meta])*
-        pub struct $name:ident {
-            $( $field:ident = [$($sym:literal),+] : fn($($arg:ty),* $(,)?) -> $ret:ty; )*
-        }
-        optional {
-            $( $ofield:ident = [$($osym:literal),+] : fn($($oarg:ty),* $(,)?) -> $oret:ty; )*
-        }
-    ) => {
-        $(#[$meta])*
-        #[allow(missing_docs)]
-        pub struct $name {
-            $( pub $field: unsafe extern "C" fn($($arg),*) -> $ret, )*
-            $( pub $ofield: Option<unsafe extern "C" fn($($oarg),*) -> $oret>, )*
-        }
-
-        impl $name {
-            /// Resolves every entry point from `lib`.
-            ///
-            /// # Safety
-            /// `lib` must be the library these C signatures were written for.
-            pub unsafe fn load(lib: &$crate::loader::Loaded) -> Result<Self, $crate::error::LoadError> {
-                Ok(Self {
-                    // SAFETY: the signatures above are transcribed from the vendor headers.
-                    $( $field: unsafe { lib.sym_any(&[$($sym),+])? }, )*
-                    // SAFETY: as above.
-                    $( $ofield: unsafe { lib.sym_any(&[$($osym),+]) }.ok(), )*
-                })
-            }
-        }
-    };
-}
-pub(crate) use fn_table;
