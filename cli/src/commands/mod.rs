@@ -8,6 +8,7 @@ mod doctor;
 mod info;
 mod list;
 mod pull;
+mod tokenize;
 
 /// Every subcommand of `rocmforge`.
 #[derive(Subcommand)]
@@ -22,6 +23,8 @@ pub enum Command {
     List,
     /// Check the GPU platform, libraries, devices and kernels, and the CPU backend.
     Doctor(doctor::Args),
+    /// Print the tokens the model's tokenizer makes of a text.
+    Tokenize(tokenize::Args),
 }
 
 /// Runs one subcommand; an error becomes one line on stderr and a non-zero exit.
@@ -35,5 +38,6 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Pull(args) => pull::run(args),
         Command::List => list::run(),
         Command::Doctor(args) => doctor::run(args),
+        Command::Tokenize(args) => tokenize::run(args),
     }
 }
