@@ -158,11 +158,7 @@ fn quantized_bytes_equal_gguf_py() {
         quantize_row(case.ty, x, &mut got).unwrap();
         if &got != want {
             let block = case.ty.type_size();
-            let first = got
-                .iter()
-                .zip(want)
-                .position(|(a, b)| a != b)
-                .unwrap_or(0);
+            let first = got.iter().zip(want).position(|(a, b)| a != b).unwrap_or(0);
             failures.push(format!(
                 "{}: first difference in block {} (byte {first}; lengths {} vs {})",
                 case.label,
@@ -172,7 +168,11 @@ fn quantized_bytes_equal_gguf_py() {
             ));
         }
     }
-    assert!(failures.is_empty(), "differs from gguf-py:\n{}", failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "differs from gguf-py:\n{}",
+        failures.join("\n")
+    );
 }
 
 #[test]
@@ -218,5 +218,9 @@ fn dequantized_random_blocks_equal_gguf_py() {
             ));
         }
     }
-    assert!(failures.is_empty(), "differs from gguf-py:\n{}", failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "differs from gguf-py:\n{}",
+        failures.join("\n")
+    );
 }

@@ -412,18 +412,33 @@ mod tests {
         assert_eq!(cast_blocks::<BlockQ4_0>(&bytes).map(<[_]>::len), Some(2));
         assert!(cast_blocks::<BlockQ4_0>(&bytes[..35]).is_none());
         // An odd start address is fine: every block has alignment 1.
-        assert_eq!(cast_blocks::<BlockQ8_1>(&bytes[..36]).map(<[_]>::len), Some(1));
-        assert_eq!(cast_blocks::<BlockMXFP4>(&bytes[1..35]).map(<[_]>::len), Some(2));
+        assert_eq!(
+            cast_blocks::<BlockQ8_1>(&bytes[..36]).map(<[_]>::len),
+            Some(1)
+        );
+        assert_eq!(
+            cast_blocks::<BlockMXFP4>(&bytes[1..35]).map(<[_]>::len),
+            Some(2)
+        );
     }
 
     #[test]
     fn bf16_rounding_follows_ggml() {
         assert_eq!(Bf16Le::from_f32(1.0).0, [0x80, 0x3f]);
         // 1 + 2^-8 is halfway between two bfloat16s: ties go to the even one (1.0).
-        assert_eq!(Bf16Le::from_f32(f32::from_bits(0x3f80_8000)).0, [0x80, 0x3f]);
-        assert_eq!(Bf16Le::from_f32(f32::from_bits(0x3f81_8000)).0, [0x82, 0x3f]);
+        assert_eq!(
+            Bf16Le::from_f32(f32::from_bits(0x3f80_8000)).0,
+            [0x80, 0x3f]
+        );
+        assert_eq!(
+            Bf16Le::from_f32(f32::from_bits(0x3f81_8000)).0,
+            [0x82, 0x3f]
+        );
         // A signalling NaN becomes quiet.
-        assert_eq!(Bf16Le::from_f32(f32::from_bits(0x7f80_0001)).0, [0xc0, 0x7f]);
+        assert_eq!(
+            Bf16Le::from_f32(f32::from_bits(0x7f80_0001)).0,
+            [0xc0, 0x7f]
+        );
         assert_eq!(Bf16Le::from_f32(f32::MAX).0, [0x80, 0x7f]);
     }
 }

@@ -144,7 +144,11 @@ impl BlockQuantize for BlockIQ4XS {
         for (ib, &s) in scales.iter().enumerate() {
             let l = nearest_int(id * s).clamp(-32, 31);
             // ggml re-fits against the unrounded super-scale `d`, not its f16 value.
-            levels_at(d * l as f32, &x[32 * ib..32 * ib + 32], &mut levels[32 * ib..][..32]);
+            levels_at(
+                d * l as f32,
+                &x[32 * ib..32 * ib + 32],
+                &mut levels[32 * ib..][..32],
+            );
             let stored = (l + 32) as u8;
             block.scales_l[ib / 2] |= (stored & 0x0f) << (4 * (ib % 2));
             scales_h |= u16::from(stored >> 4) << (2 * ib);
@@ -171,7 +175,9 @@ mod tests {
     #[test]
     fn table_levels_are_exact() {
         // Weights that are exactly table levels times 0.5 come back exactly.
-        let x: Vec<f32> = (0..32).map(|i| 0.5 * f32::from(KVALUES_IQ4NL[i % 16])).collect();
+        let x: Vec<f32> = (0..32)
+            .map(|i| 0.5 * f32::from(KVALUES_IQ4NL[i % 16]))
+            .collect();
         let b = BlockIQ4NL::quantize(&x);
         let mut out = [0f32; 32];
         b.dequantize(&mut out);

@@ -67,7 +67,11 @@ fn quantize_affine_k(x: &[f32], search: &Qkx2Search) -> AffineK {
             max_min = min;
         }
     }
-    let inv_scale = if max_scale > 0.0 { 63.0 / max_scale } else { 0.0 };
+    let inv_scale = if max_scale > 0.0 {
+        63.0 / max_scale
+    } else {
+        0.0
+    };
     let inv_min = if max_min > 0.0 { 63.0 / max_min } else { 0.0 };
     let ls: [u8; 8] = std::array::from_fn(|j| (nearest_int(inv_scale * scales[j]) as u8).min(63));
     let lm: [u8; 8] = std::array::from_fn(|j| (nearest_int(inv_min * mins[j]) as u8).min(63));
@@ -205,7 +209,11 @@ fn q6k_level(ql: &[u8; QK_K / 2], qh: &[u8; QK_K / 4], i: usize) -> u8 {
     let (half, within) = (i / 128, i % 128);
     let (k, l) = (within / 32, within % 32);
     let low_byte = ql[half * 64 + l + 32 * (k % 2)];
-    let low = if k < 2 { low_byte & 0x0f } else { low_byte >> 4 };
+    let low = if k < 2 {
+        low_byte & 0x0f
+    } else {
+        low_byte >> 4
+    };
     let high = (qh[half * 32 + l] >> (2 * k)) & 3;
     low | (high << 4)
 }

@@ -62,12 +62,8 @@ impl BlockQuantize for BlockQ2K {
         for g in 0..QK_K / 16 {
             let xg = &x[16 * g..16 * g + 16];
             let weights: [f32; 16] = std::array::from_fn(|k| xg[k].abs());
-            let (scale, min) = make_qkx2_quants(
-                &Q2K_SEARCH,
-                xg,
-                &weights,
-                &mut levels[16 * g..16 * g + 16],
-            );
+            let (scale, min) =
+                make_qkx2_quants(&Q2K_SEARCH, xg, &weights, &mut levels[16 * g..16 * g + 16]);
             scales[g] = scale;
             mins[g] = min;
             max_scale = max_scale.max(scale);

@@ -1,7 +1,9 @@
 //! The legacy 32-weight formats: Q4_0, Q4_1, Q5_0, Q5_1, Q8_0 and Q8_1, with ggml's
 //! reference quantizers (round-to-nearest on a scale from the block's extreme values).
 
-use super::blocks::{BlockQ4_0, BlockQ4_1, BlockQ5_0, BlockQ5_1, BlockQ8_0, BlockQ8_1, F16Le, QK32};
+use super::blocks::{
+    BlockQ4_0, BlockQ4_1, BlockQ5_0, BlockQ5_1, BlockQ8_0, BlockQ8_1, F16Le, QK32,
+};
 use super::{BlockFormat, BlockQuantize};
 use crate::dtype::GgmlType;
 

@@ -58,7 +58,8 @@ impl BlockQuantize for BlockMXFP4 {
             0
         };
         let d = e8m0_to_f32_half(e);
-        let qs = std::array::from_fn(|j| best_index(x[j], d) | (best_index(x[j + QK32 / 2], d) << 4));
+        let qs =
+            std::array::from_fn(|j| best_index(x[j], d) | (best_index(x[j + QK32 / 2], d) << 4));
         BlockMXFP4 { e, qs }
     }
 }
@@ -77,7 +78,9 @@ mod tests {
 
     #[test]
     fn representable_values_survive() {
-        let x: Vec<f32> = (0..32).map(|i| 0.5 * f32::from(KVALUES_MXFP4[i % 16])).collect();
+        let x: Vec<f32> = (0..32)
+            .map(|i| 0.5 * f32::from(KVALUES_MXFP4[i % 16]))
+            .collect();
         let b = BlockMXFP4::quantize(&x);
         assert_eq!(b.e, 127);
         let mut out = [0f32; 32];

@@ -58,7 +58,11 @@ impl BlockFormat for BlockTQ1_0 {
         let d = self.d.to_f32();
         for (i, y) in out.iter_mut().enumerate() {
             let (byte, n) = tq1_position(i);
-            let packed = if byte < 48 { self.qs[byte] } else { self.qh[byte - 48] };
+            let packed = if byte < 48 {
+                self.qs[byte]
+            } else {
+                self.qh[byte - 48]
+            };
             *y = d * f32::from(unpack_trit(packed, n));
         }
     }
@@ -124,7 +128,9 @@ mod tests {
 
     #[test]
     fn tq1_round_trips_every_trit_pattern() {
-        let x: Vec<f32> = (0..QK_K).map(|i| ((i * 7 + i / 3) % 3) as f32 - 1.0).collect();
+        let x: Vec<f32> = (0..QK_K)
+            .map(|i| ((i * 7 + i / 3) % 3) as f32 - 1.0)
+            .collect();
         let b = BlockTQ1_0::quantize(&x);
         let mut out = vec![0f32; QK_K];
         b.dequantize(&mut out);
@@ -133,7 +139,9 @@ mod tests {
 
     #[test]
     fn tq2_round_trips() {
-        let x: Vec<f32> = (0..QK_K).map(|i| 2.0 * (((i * 5) % 3) as f32 - 1.0)).collect();
+        let x: Vec<f32> = (0..QK_K)
+            .map(|i| 2.0 * (((i * 5) % 3) as f32 - 1.0))
+            .collect();
         let b = BlockTQ2_0::quantize(&x);
         let mut out = vec![0f32; QK_K];
         b.dequantize(&mut out);

@@ -45,7 +45,8 @@ pub fn models_dir() -> PathBuf {
     if let Some(dir) = std::env::var_os("ROCMFORGE_MODELS") {
         return PathBuf::from(dir);
     }
-    let home = std::env::var_os("HOME").expect("HOME is not set and ROCMFORGE_MODELS is not either");
+    let home =
+        std::env::var_os("HOME").expect("HOME is not set and ROCMFORGE_MODELS is not either");
     PathBuf::from(home).join(".cache/rocmforge/models")
 }
 
