@@ -4,6 +4,7 @@ pub mod backend;
 pub mod dtype;
 pub mod gguf;
 pub mod ops;
+pub mod quantize_file;
 pub mod quants;
 pub mod tensor;
 

@@ -63,12 +63,23 @@ pub struct ModuleCode {
     pub elapsed: Duration,
 }
 
-/// `module`'s code for `arch`: embedded if a current object for this target is in the
-/// binary, else from `cache`, else compiled by `compiler()` (created only when needed) and
-/// stored in `cache`. A cache that cannot be written is reported and otherwise ignored.
+/// Whether code objects embedded at build time may be used.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Embedded {
+    /// Prefer an embedded object that matches the target and the source (the default).
+    Use,
+    /// Always use the cache or the run-time compiler (tests and `doctor` timings).
+    Ignore,
+}
+
+/// `module`'s code for `arch`: embedded if allowed and a current object for this target is
+/// in the binary, else from `cache`, else compiled by `compiler()` (created only when
+/// needed) and stored in `cache`. A cache that cannot be written is reported and otherwise
+/// ignored.
 pub fn module_code<'c, C: Compiler + ?Sized + 'c>(
     module: ModuleId,
     arch: &GpuArch,
+    embedded: Embedded,
     compiler: impl FnOnce() -> Result<&'c C, KernelError>,
     cache: Option<&DiskCache>,
 ) -> Result<ModuleCode, KernelError> {
@@ -80,8 +91,10 @@ pub fn module_code<'c, C: Compiler + ?Sized + 'c>(
         bytes,
         elapsed: started.elapsed(),
     };
-    if let Some(bytes) = prebuilt::find(&source, arch) {
-        return Ok(done(Origin::Embedded, Cow::Borrowed(bytes)));
+    if embedded == Embedded::Use {
+        if let Some(bytes) = prebuilt::find(&source, arch) {
+            return Ok(done(Origin::Embedded, Cow::Borrowed(bytes)));
+        }
     }
     let compiler = compiler()?;
     let path = cache.map(|c| (c, c.path_for(&source, arch, &compiler.identity())));
@@ -116,6 +129,8 @@ mod tests {
                 return Err(KernelError::Compile {
                     module: source.module,
                     arch: arch.to_string(),
+                    compiler: self.identity(),
+                    status: "error".into(),
                     log: "line 1: error: something\nline 2: note: more".into(),
                 });
             }
@@ -130,15 +145,35 @@ mod tests {
         let cache = DiskCache::at(dir.path());
         // A target no test build embeds objects for.
         let arch = GpuArch::parse("gfx1036").unwrap();
-        let first = module_code(ModuleId::Reduce, &arch, || Ok(&COMPILER), Some(&cache)).unwrap();
+        let first = module_code(
+            ModuleId::Reduce,
+            &arch,
+            Embedded::Use,
+            || Ok(&COMPILER),
+            Some(&cache),
+        )
+        .unwrap();
         assert_eq!(first.origin, Origin::Compiled);
-        let second = module_code(ModuleId::Reduce, &arch, || Ok(&COMPILER), Some(&cache)).unwrap();
+        let second = module_code(
+            ModuleId::Reduce,
+            &arch,
+            Embedded::Use,
+            || Ok(&COMPILER),
+            Some(&cache),
+        )
+        .unwrap();
         assert_eq!(second.origin, Origin::Cache);
         assert_eq!(first.bytes, second.bytes);
         assert_eq!(COMPILER.0.load(Ordering::SeqCst), 1);
 
-        let err =
-            module_code(ModuleId::Convert, &arch, || Ok(&COMPILER), Some(&cache)).unwrap_err();
+        let err = module_code(
+            ModuleId::Convert,
+            &arch,
+            Embedded::Use,
+            || Ok(&COMPILER),
+            Some(&cache),
+        )
+        .unwrap_err();
         let text = err.to_string();
         assert!(
             text.contains("compiling convert.hip for gfx1036 failed"),
@@ -153,6 +188,7 @@ mod tests {
         let err = module_code::<Counting>(
             ModuleId::Elementwise,
             &arch,
+            Embedded::Ignore,
             || Err(KernelError::BadArch { name: "x".into() }),
             None,
         )

@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 
+use crate::code::Origin;
 use crate::registry::{KernelId, ModuleId};
 
 /// An error from the `kernels` crate.
@@ -27,15 +28,34 @@ pub enum KernelError {
         needed: String,
     },
     /// The run-time compiler rejected a module; `log` is its full output.
-    #[error("compiling {module} for {arch} failed:\n{log}")]
+    #[error("compiling {module} for {arch} with {compiler} failed ({status}):\n{log}")]
     Compile {
         /// The module that failed.
         module: ModuleId,
         /// The target it was compiled for.
         arch: String,
+        /// The compiler and its version.
+        compiler: String,
+        /// The compiler's status message.
+        status: String,
         /// The compiler's complete log.
         log: String,
     },
+    /// A module's code object does not contain a kernel the registry says it should.
+    #[error("kernel {kernel} is missing from {module} ({origin} code object): {source}")]
+    MissingKernel {
+        /// The kernel looked up.
+        kernel: KernelId,
+        /// Its module.
+        module: ModuleId,
+        /// Where the code object came from.
+        origin: Origin,
+        /// The runtime's error.
+        source: hip_runtime::Error,
+    },
+    /// A HIP runtime call (allocation, copy, module load, launch) failed.
+    #[error(transparent)]
+    Runtime(#[from] hip_runtime::Error),
     /// The kernel cache could not be written.
     #[error("kernel cache {}: {source}", path.display())]
     Cache {

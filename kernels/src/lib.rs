@@ -9,6 +9,8 @@ pub mod arch;
 pub mod cache;
 pub mod code;
 pub mod error;
+pub mod jit;
+pub mod loader;
 pub mod prebuilt;
 pub mod reference;
 pub mod registry;
@@ -16,6 +18,8 @@ pub mod source;
 
 pub use arch::{GpuArch, HipVersion, Vendor};
 pub use cache::DiskCache;
+pub use code::{Embedded, Origin};
 pub use error::KernelError;
+pub use loader::{Kernels, ModuleLoad};
 pub use registry::{KernelId, ModuleId};
 pub use source::ModuleSource;
