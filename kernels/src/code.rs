@@ -176,7 +176,7 @@ mod tests {
         .unwrap_err();
         let text = err.to_string();
         assert!(
-            text.contains("compiling convert.hip for gfx1036 failed"),
+            text.contains("compiling convert.hip for gfx1036 with counting 1.0 failed (error)"),
             "{text}"
         );
         assert!(text.contains("line 2: note: more"), "the whole log: {text}");
