@@ -8,6 +8,7 @@ pub mod config;
 pub mod error;
 pub mod forward;
 pub mod hub;
+pub mod sampler;
 pub mod kv_cache;
 pub mod tokenizer;
 mod weights;
