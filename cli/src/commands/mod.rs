@@ -8,6 +8,7 @@ mod doctor;
 mod info;
 mod list;
 mod pull;
+mod quantize;
 mod tokenize;
 
 /// Every subcommand of `rocmforge`.
@@ -19,6 +20,8 @@ pub enum Command {
     Info(info::Args),
     /// Download a GGUF model from the Hugging Face hub into the model cache.
     Pull(pull::Args),
+    /// Convert a GGUF file to a quantization mix (Q4_K_M, Q8_0, ...).
+    Quantize(quantize::Args),
     /// List the models in the model cache.
     List,
     /// Check the GPU platform, libraries, devices and kernels, and the CPU backend.
@@ -36,6 +39,7 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
         }
         Command::Info(args) => info::run(args),
         Command::Pull(args) => pull::run(args),
+        Command::Quantize(args) => quantize::run(args),
         Command::List => list::run(),
         Command::Doctor(args) => doctor::run(args),
         Command::Tokenize(args) => tokenize::run(args),

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// Dumps what gguf-py reads from the file given as argv[1], as JSON: the metadata keys in
-/// order with their contents, the data section offset, and every tensor's name, type id,
+/// order with their contents (null for arrays over 64 elements), the data section offset, and every tensor's name, type id,
 /// shape and absolute data offset.
 const DUMP_SCRIPT: &str = r#"
 import json, sys
@@ -19,7 +19,9 @@ def plain(v):
     if hasattr(v, "item"):
         return v.item()
     return v
-fields = [[k, plain(f.contents())] for k, f in r.fields.items() if not k.startswith("GGUF.")]
+# Long arrays (vocabularies) are left out: decoding them in Python is slow.
+fields = [[k, plain(f.contents()) if len(f.data) <= 64 else None]
+          for k, f in r.fields.items() if not k.startswith("GGUF.")]
 tensors = [
     {"name": t.name, "type": int(t.tensor_type), "shape": [int(d) for d in t.shape],
      "offset": int(t.data_offset), "data_hex": bytes(t.data.tobytes()).hex() if t.n_bytes <= 4096 else None}
