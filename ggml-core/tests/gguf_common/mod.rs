@@ -1,12 +1,15 @@
 //! Shared helpers for the GGUF tests: finding the real models and asking the `gguf` Python
 //! package (the reference reader) what it sees in a file.
 
+// Each test crate that includes this module uses only part of it.
+#![allow(dead_code)]
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// Dumps what gguf-py reads from the file given as argv[1], as JSON: the metadata keys in
-/// order with their contents (null for arrays over 64 elements), the data section offset, and every tensor's name, type id,
-/// shape and absolute data offset.
+/// order with their contents (null for arrays over 64 elements), the data section offset,
+/// and every tensor's name, type id, shape, absolute data offset and (if small) data.
 const DUMP_SCRIPT: &str = r#"
 import json, sys
 import gguf
