@@ -1,8 +1,8 @@
 //! Our reference quantizers produce byte-identical blocks to ggml's own, and our
-//! dequantizers the same f32 as ggml's,
-//! (`quantize_row_*_ref` in ggml-quants.c, and for IQ4_NL `quantize_iq4_nl`, which
-//! llama.cpp writes files with; built as plain C11 without fused multiply-adds) on a fixed input covering uniform, cubed, outlier, one-signed,
-//! tie-heavy, half-zero and constant blocks at two scales.
+//! dequantizers the same f32 as ggml's, on a fixed input covering uniform, cubed,
+//! outlier, one-signed, tie-heavy, half-zero and constant blocks at two scales. ggml's
+//! side is `quantize_row_*_ref` from ggml-quants.c (for IQ4_NL `quantize_iq4_nl`, which
+//! llama.cpp writes files with) built as plain C11, so without fused multiply-adds.
 //!
 //! The digests below were printed by `tests/py/ggml_quantize_digests.py` (its header says
 //! how to build ggml's quantizers for it); only they are committed, not ggml's code.

@@ -87,7 +87,7 @@ fn quantize_inputs() -> Vec<(&'static str, Vec<f32>)> {
     ];
     // Blocks of wildly different scales, a constant block and one mostly zero block.
     let mut mixed: Vec<f32> = (0..n)
-        .map(|i| rng.normal() * 10f32.powi((i / 32) as i32 % 13 - 6))
+        .map(|i| rng.normal() * 10f32.powi((i / 32) % 13 - 6))
         .collect();
     mixed[256..288].fill(3.5);
     mixed[512..768].iter_mut().step_by(2).for_each(|v| *v = 0.0);

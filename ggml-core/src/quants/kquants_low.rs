@@ -191,8 +191,8 @@ impl BlockQuantize for BlockQ3K {
         // Re-quantize against the stored (rounded) scales.
         let d_all = block.d.to_f32();
         let stored = q3k_scales(&block.scales);
-        for g in 0..QK_K / 16 {
-            let d = d_all * f32::from(stored[g]);
+        for (g, &sc) in stored.iter().enumerate() {
+            let d = d_all * f32::from(sc);
             if d == 0.0 {
                 continue;
             }

@@ -81,6 +81,12 @@ pub trait BlockQuantize: BlockFormat {
     fn quantize(x: &[f32]) -> Self;
 }
 
+/// Decodes whole blocks: source bytes to weights.
+type DequantizeFn = fn(&[u8], &mut [f32]);
+
+/// Encodes whole blocks: weights to bytes.
+type QuantizeFn = fn(&[f32], &mut [u8]);
+
 /// One row of the dispatch table.
 struct Codec {
     ty: GgmlType,
@@ -88,8 +94,8 @@ struct Codec {
     elems: usize,
     /// Bytes per block.
     block_bytes: usize,
-    dequantize: fn(&[u8], &mut [f32]),
-    quantize: Option<fn(&[f32], &mut [u8])>,
+    dequantize: DequantizeFn,
+    quantize: Option<QuantizeFn>,
 }
 
 /// Dequantizes whole blocks; the caller has checked that the lengths match.

@@ -35,7 +35,7 @@ fn pack_trits(trits: impl Iterator<Item = u8>, count: usize) -> u8 {
     if count == 4 {
         q = q.wrapping_mul(3);
     }
-    ((u16::from(q) * 256 + 242) / 243) as u8
+    (u16::from(q) * 256).div_ceil(243) as u8
 }
 
 /// Where TQ1_0 weight `i` lives: (byte index into `qs ++ qh`, trit position).
