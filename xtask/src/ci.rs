@@ -65,7 +65,13 @@ pub fn run() -> anyhow::Result<()> {
 fn install_python_references() -> anyhow::Result<()> {
     eprintln!("ci: installing the Python reference packages");
     let status = Command::new("python3")
-        .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check"])
+        .args([
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+        ])
         .args(PYTHON_REFERENCES)
         .status()
         .context("running python3 -m pip (is Python 3 with pip installed?)")?;
@@ -76,7 +82,12 @@ fn install_python_references() -> anyhow::Result<()> {
 }
 
 fn run_step(step: &Step) -> anyhow::Result<()> {
-    eprintln!("ci: {} ({} {})", step.name, step.program, step.args.join(" "));
+    eprintln!(
+        "ci: {} ({} {})",
+        step.name,
+        step.program,
+        step.args.join(" ")
+    );
     let started = Instant::now();
     let status = Command::new(step.program)
         .args(step.args)
