@@ -14,6 +14,11 @@ pub(crate) const MAGIC: [u8; 4] = *b"GGUF";
 /// Deepest array nesting accepted (an array of arrays is depth 2).
 pub const MAX_ARRAY_NESTING: usize = 8;
 
+/// Most entries reserved ahead of parsing them. Counts are already bounded by the file
+/// size, but an in-memory entry is several times larger than its smallest encoding, so a
+/// hostile count in a large file still only grows the tables as entries actually parse.
+const MAX_PREALLOC: usize = 1 << 12;
+
 /// Fewest bytes one metadata entry takes: key length, value type, a one-byte value.
 const MIN_KV_SIZE: usize = 8 + 4 + 1;
 /// Fewest bytes one tensor info takes: name length, n_dims, type, offset.
@@ -229,7 +234,7 @@ pub(crate) fn parse(buf: &[u8]) -> Result<Header, GgufError> {
     let n_tensors = cur.count("tensor count", MIN_TENSOR_INFO_SIZE)?;
     let n_kv = cur.count("metadata key count", MIN_KV_SIZE)?;
 
-    let mut metadata = Metadata::with_capacity(n_kv);
+    let mut metadata = Metadata::with_capacity(n_kv.min(MAX_PREALLOC));
     for _ in 0..n_kv {
         let key_offset = cur.offset();
         let key = cur.string("metadata key")?;
@@ -245,8 +250,8 @@ pub(crate) fn parse(buf: &[u8]) -> Result<Header, GgufError> {
     }
     let alignment = alignment_of(&metadata)?;
 
-    let mut tensors = Vec::with_capacity(n_tensors);
-    let mut by_name = HashMap::with_capacity(n_tensors);
+    let mut tensors = Vec::with_capacity(n_tensors.min(MAX_PREALLOC));
+    let mut by_name = HashMap::with_capacity(n_tensors.min(MAX_PREALLOC));
     for i in 0..n_tensors {
         let info_offset = cur.offset();
         let info = cur.tensor_info()?;
