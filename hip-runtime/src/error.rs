@@ -42,7 +42,7 @@ pub enum Error {
     Load(#[from] LoadError),
     /// No GPU runtime is usable (the reason is the load error, kept as text so that the
     /// process-wide runtime can report it to every caller).
-    #[error("no GPU: {reason}")]
+    #[error("{reason}")]
     NoGpu {
         /// Why no platform could be opened.
         reason: String,

@@ -1,0 +1,84 @@
+//! What works on a machine without a GPU: a clear "no GPU" error from the real HIP
+//! runtime, and run-time compilation with the real hiprtc (CI installs Debian's ROCm).
+
+use hip_ffi::Driver;
+use hip_runtime::{Compiler, Error, Hip, Platform, PlatformChoice};
+
+const FILL: &str = r#"
+extern "C" __global__ void fill(float* out, float value, unsigned n) {
+    unsigned i = blockIdx.x * blockDim.x + threadIdx.x;
+    if (i < n) out[i] = value;
+}
+"#;
+
+/// hiprtc is required here except on an NVIDIA machine (the CUDA driver loads): there it
+/// is not even loaded, because distributions ship hiprtc and comgr built against different
+/// LLVMs and loading them aborts the process before any error can be returned.
+fn hiprtc_or_skip() -> Option<Compiler> {
+    if let Ok(cuda) = hip_ffi::CudaDriver::load() {
+        println!(
+            "skipped: NVIDIA machine ({}), hiprtc is not loaded here",
+            cuda.library_path()
+        );
+        return None;
+    }
+    match Compiler::load(Platform::Amd) {
+        Ok(c) => Some(c),
+        Err(e) => {
+            panic!("hiprtc must be installed for this test (apt install libamdhip64-dev): {e}")
+        }
+    }
+}
+
+#[test]
+fn forcing_amd_without_an_amd_gpu_gives_one_clear_line() {
+    if let Err(e) = hip_ffi::AmdDriver::load() {
+        if hip_ffi::CudaDriver::load().is_ok() {
+            println!("skipped: libamdhip64 not installed on this NVIDIA machine ({e})");
+            return;
+        }
+        panic!("libamdhip64 must be installed for this test (apt install libamdhip64-dev): {e}");
+    }
+    match Hip::open_with(PlatformChoice::Only(Platform::Amd)) {
+        Ok(hip) => println!("AMD GPU present ({hip:?}): nothing to check"),
+        Err(e) => {
+            let msg = e.to_string();
+            assert!(matches!(e, Error::Load(_)), "{msg}");
+            assert!(msg.starts_with("AMD (HIP): no GPU found by"), "{msg}");
+            assert!(!msg.contains('\n'), "one line: {msg}");
+        }
+    }
+}
+
+#[test]
+fn hiprtc_compiles_for_amd_architectures_without_a_gpu() {
+    let Some(compiler) = hiprtc_or_skip() else {
+        return;
+    };
+    for arch in ["gfx908", "gfx90a", "gfx1030"] {
+        let code = compiler
+            .compile("fill.hip", FILL, arch, &["-O3"])
+            .unwrap_or_else(|e| panic!("{arch}: {e}"));
+        assert!(code.len() > 64, "{arch}: {} bytes", code.len());
+        assert_eq!(&code[..4], b"\x7fELF", "{arch}: not a code object");
+    }
+}
+
+#[test]
+fn hiprtc_errors_carry_the_full_log() {
+    let Some(compiler) = hiprtc_or_skip() else {
+        return;
+    };
+    let bad = "extern \"C\" __global__ void broken(float* out) { out[0] = undefined_name; }";
+    let err = compiler
+        .compile("broken.hip", bad, "gfx90a", &[])
+        .expect_err("an undefined identifier must not compile");
+    let msg = err.to_string();
+    assert!(matches!(err, Error::Compile { .. }), "{msg}");
+    assert!(msg.contains("broken.hip"), "{msg}");
+    assert!(msg.contains("undefined_name"), "log missing: {msg}");
+    // The compiler still works after a failure.
+    compiler
+        .compile("fill.hip", FILL, "gfx90a", &[])
+        .expect("a good source after a bad one");
+}
