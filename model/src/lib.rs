@@ -7,6 +7,7 @@ pub mod chat_template;
 pub mod config;
 pub mod error;
 pub mod forward;
+pub mod generate;
 pub mod hub;
 pub mod sampler;
 pub mod kv_cache;
