@@ -274,4 +274,39 @@ mod tests {
         );
         assert!(dequantize_row(GgmlType::Q4_0, &[], &mut []).is_ok());
     }
+
+    #[test]
+    fn hostile_weights_never_panic() {
+        // Non-finite, subnormal and extreme weights give some blocks (as in ggml, the
+        // values are unspecified) but never a panic or an overflow.
+        let specials = [
+            f32::NAN,
+            f32::INFINITY,
+            f32::NEG_INFINITY,
+            f32::MAX,
+            -f32::MAX,
+            f32::MIN_POSITIVE,
+            1e-45,
+            -1e-40,
+            0.0,
+            -0.0,
+            1.0,
+        ];
+        let rows: Vec<Vec<f32>> = (0..specials.len())
+            .map(|s| {
+                (0..512)
+                    .map(|i| specials[(i * (s + 1) + s) % specials.len()])
+                    .collect()
+            })
+            .chain([vec![1e-45; 512], vec![-f32::MAX; 512], vec![f32::NAN; 512]])
+            .collect();
+        for codec in CODECS.iter().filter(|c| c.quantize.is_some()) {
+            for x in &rows {
+                let mut q = vec![0u8; x.len() / codec.elems * codec.block_bytes];
+                quantize_row(codec.ty, x, &mut q).unwrap();
+                let mut y = vec![0f32; x.len()];
+                dequantize_row(codec.ty, &q, &mut y).unwrap();
+            }
+        }
+    }
 }

@@ -18,7 +18,7 @@ fn ternary_scale(x: &[f32]) -> (f32, f32) {
 /// ggml's byte arithmetic does.
 #[inline]
 fn trit(v: f32, id: f32) -> u8 {
-    ((v * id).round() as i32 + 1) as u8
+    ((v * id).round() as i32).wrapping_add(1) as u8
 }
 
 /// Trit `n` (0 = most significant) of a packed TQ1_0 byte, as -1, 0 or 1.
