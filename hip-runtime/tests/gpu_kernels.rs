@@ -16,7 +16,7 @@ fn compiled_kernel_launches_and_writes() {
     let fill = module.kernel("fill").unwrap();
     let axpy = module.kernel("axpy").unwrap();
     let n = 100_003u32;
-    let mut y = DeviceBuffer::<f32>::new(&stream, n as usize).unwrap();
+    let y = DeviceBuffer::<f32>::new(&stream, n as usize).unwrap();
     let x = DeviceBuffer::from_host(&stream, &vec![2.0f32; n as usize]).unwrap();
     let cfg = LaunchConfig::for_items(n as usize, 256);
     // SAFETY: `fill(float*, float, unsigned)` with a buffer of `n` floats; `axpy(float*,
@@ -76,9 +76,10 @@ fn graph_capture_replay_and_update() {
 
     let capture = |target: &DeviceBuffer<f32>| {
         stream.begin_capture().unwrap();
-        // SAFETY: `add_one(float*, unsigned)` on a buffer of `n` floats.
-        unsafe { add_one.launch(&stream, cfg, (target.arg(), n)) }.unwrap();
-        unsafe { add_one.launch(&stream, cfg, (target.arg(), n)) }.unwrap();
+        for _ in 0..2 {
+            // SAFETY: `add_one(float*, unsigned)` on a buffer of `n` floats.
+            unsafe { add_one.launch(&stream, cfg, (target.arg(), n)) }.unwrap();
+        }
         stream.end_capture().unwrap()
     };
     let graph = capture(&a);
