@@ -65,7 +65,7 @@ pub enum KernelError {
         source: std::io::Error,
     },
     /// A launcher's buffers do not have the lengths the kernel needs.
-    #[error("{kernel}: argument `{arg}` has {actual} elements, expected {expected}")]
+    #[error("{kernel}: argument `{arg}` has {actual} elements, needs {expected}")]
     Length {
         /// The kernel being launched.
         kernel: KernelId,

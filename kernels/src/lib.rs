@@ -7,9 +7,11 @@
 
 pub mod arch;
 pub mod cache;
+pub mod check;
 pub mod code;
 pub mod error;
 pub mod jit;
+pub mod launch;
 pub mod loader;
 pub mod prebuilt;
 pub mod reference;

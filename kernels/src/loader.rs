@@ -157,3 +157,35 @@ fn resolve(loaded: &Loaded, id: KernelId) -> Result<Kernel, KernelError> {
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_kernel_missing_from_its_code_object_is_a_clear_error() {
+        let Some(hip) = hip_runtime::testing::gpu_or_skip() else {
+            return;
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let device = hip.device(0).unwrap();
+        let kernels =
+            Kernels::with_options(&device, Some(DiskCache::at(dir.path())), Embedded::Use).unwrap();
+        // rf_sum_f32 lives in reduce.hip, not in elementwise.hip's code object.
+        let err = kernels
+            .with_module(ModuleId::Elementwise, |loaded| {
+                resolve(loaded, KernelId::SumF32)
+            })
+            .unwrap()
+            .unwrap_err();
+        let text = err.to_string();
+        assert!(matches!(err, KernelError::MissingKernel { .. }), "{text}");
+        assert!(
+            text.contains("rf_sum_f32") && text.contains("elementwise.hip"),
+            "{text}"
+        );
+        // The registry still resolves the real kernels.
+        kernels.kernel(KernelId::FillF32).unwrap();
+        kernels.kernel(KernelId::SumF32).unwrap();
+    }
+}
