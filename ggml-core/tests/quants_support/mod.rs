@@ -84,11 +84,6 @@ impl Rng {
         (self.next_u64() >> 40) as f32 / (1u64 << 24) as f32
     }
 
-    /// Uniform in [-1, 1).
-    pub fn signed(&mut self) -> f32 {
-        2.0 * self.unit() - 1.0
-    }
-
     /// Approximately standard normal (sum of four uniforms, rescaled).
     pub fn normal(&mut self) -> f32 {
         let s: f32 = (0..4).map(|_| self.unit()).sum();
