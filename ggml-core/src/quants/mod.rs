@@ -2,7 +2,9 @@
 //! a table of block formats; the oracle that SIMD and GPU kernels are checked against.
 //!
 //! Dequantization is bit-exact to ggml (and to the `gguf` Python package). Quantization
-//! follows ggml's reference quantizers (`quantize_row_*_ref`, no importance matrix).
+//! is byte-identical to ggml's reference quantizers without an importance matrix
+//! (`quantize_row_*_ref`; for IQ4_NL `quantize_iq4_nl`, whose scale search llama.cpp
+//! uses when writing files).
 //!
 //! Each format is a block struct in [`blocks`] implementing [`BlockFormat`] (and
 //! [`BlockQuantize`] where it has a quantizer); the table in this module maps a
