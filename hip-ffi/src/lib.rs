@@ -8,6 +8,7 @@
 //! only crate of the workspace that declares `extern "C"` items.
 
 mod amd;
+mod blas;
 mod cuda;
 mod driver;
 mod error;
@@ -18,6 +19,7 @@ mod select;
 mod types;
 
 pub use amd::{hip_candidates, AmdDriver, AmdFns};
+pub use blas::{blas_candidates, Blas, BlasDataType, BlasFns, BlasHandle, BlasOp, BlasStatus};
 pub use cuda::{cuda_candidates, CudaDriver, CudaFns};
 pub use driver::Driver;
 pub use error::{hipError_t, HipResult, LoadError};

@@ -98,3 +98,24 @@ fn missing_runtime_lists_every_path_tried() {
         "{err}"
     );
 }
+
+#[test]
+fn blas_loads_or_says_what_was_tried() {
+    for platform in [Platform::Amd, Platform::Nvidia] {
+        match hip_ffi::Blas::load(platform) {
+            Ok(blas) => {
+                assert_eq!(blas.platform(), platform);
+                println!("{platform}: BLAS from {}", blas.library_path());
+            }
+            Err(e) => {
+                let msg = e.to_string();
+                let lib = match platform {
+                    Platform::Amd => "libhipblas.so",
+                    Platform::Nvidia => "libcublas.so",
+                };
+                assert!(msg.contains(lib), "{msg}");
+                println!("{platform}: {msg}");
+            }
+        }
+    }
+}

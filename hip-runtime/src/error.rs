@@ -47,6 +47,22 @@ pub enum Error {
         /// Why no platform could be opened.
         reason: String,
     },
+    /// The vendor BLAS (hipBLAS / cuBLAS) could not be loaded: that path is off.
+    #[error("BLAS unavailable, vendor GEMM path off: {reason}")]
+    BlasUnavailable {
+        /// Why it could not be loaded.
+        reason: String,
+    },
+    /// A BLAS call failed or was refused before the call.
+    #[error("BLAS {op} failed (status {status}): {context}")]
+    Blas {
+        /// The operation.
+        op: &'static str,
+        /// The library status (-1: refused before calling).
+        status: i32,
+        /// Shape or reason.
+        context: String,
+    },
     /// The run-time compiler (hiprtc / NVRTC) could not be loaded.
     #[error("run-time compiler unavailable: {reason}")]
     CompilerUnavailable {

@@ -8,6 +8,7 @@
 //! calls are [`HipError`]s naming the call, the status and what was being done.
 
 mod alloc;
+mod blas;
 mod device;
 mod error;
 mod graph;
@@ -19,10 +20,11 @@ mod stream;
 pub mod testing;
 
 pub use alloc::{size_class, AllocStats, CachingAllocator};
+pub use blas::{BlasHandle, Gemm};
 pub use device::{Device, DeviceInfo};
 pub use error::{Error, HipError, Result};
 pub use graph::{Graph, GraphExec};
-pub use hip_ffi::{hipError_t, DevicePtr, Dim3, Platform, PlatformChoice};
+pub use hip_ffi::{hipError_t, BlasDataType, BlasOp, DevicePtr, Dim3, Platform, PlatformChoice};
 pub use memory::{
     format_bytes, DeviceBuffer, DeviceRepr, DeviceSlice, DeviceSliceMut, PinnedBuffer,
 };
