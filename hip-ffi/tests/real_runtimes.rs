@@ -101,7 +101,13 @@ fn missing_runtime_lists_every_path_tried() {
 
 #[test]
 fn blas_loads_or_says_what_was_tried() {
-    for platform in [Platform::Amd, Platform::Nvidia] {
+    // On an NVIDIA machine only cuBLAS is tried: ROCm libraries there may abort on load.
+    let platforms: &[Platform] = if CudaDriver::load().is_ok() {
+        &[Platform::Nvidia]
+    } else {
+        &[Platform::Amd, Platform::Nvidia]
+    };
+    for &platform in platforms {
         match hip_ffi::Blas::load(platform) {
             Ok(blas) => {
                 assert_eq!(blas.platform(), platform);
