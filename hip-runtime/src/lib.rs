@@ -11,6 +11,8 @@ mod alloc;
 mod blas;
 mod device;
 mod error;
+#[cfg(test)]
+mod fake;
 mod graph;
 mod memory;
 mod module;
@@ -18,6 +20,8 @@ mod rtc;
 mod runtime;
 mod stream;
 pub mod testing;
+#[cfg(test)]
+mod tests;
 
 pub use alloc::{size_class, AllocStats, CachingAllocator};
 pub use blas::{BlasHandle, Gemm};

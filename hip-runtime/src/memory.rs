@@ -320,6 +320,18 @@ pub struct DeviceSliceMut<'a, T: DeviceRepr> {
     _t: PhantomData<&'a mut T>,
 }
 
+impl<T: DeviceRepr> std::fmt::Debug for DeviceSlice<'_, T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "DeviceSlice[{}] at {:#x}", self.len, self.ptr)
+    }
+}
+
+impl<T: DeviceRepr> std::fmt::Debug for DeviceSliceMut<'_, T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "DeviceSliceMut[{}] at {:#x}", self.len, self.ptr)
+    }
+}
+
 impl<'a, T: DeviceRepr> DeviceSlice<'a, T> {
     /// Number of elements.
     pub fn len(&self) -> usize {
