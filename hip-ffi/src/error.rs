@@ -193,6 +193,14 @@ pub enum LoadError {
         /// The status it gave (`hipSuccess` with zero devices counted).
         code: hipError_t,
     },
+    /// The GPU kernel driver's device node is missing, so the runtime was not even loaded.
+    #[error("{platform}: no GPU kernel driver ({node} is missing); runtime not loaded")]
+    NoKernelDriver {
+        /// Which platform.
+        platform: crate::Platform,
+        /// The device node looked for.
+        node: &'static str,
+    },
     /// `ROCMFORGE_PLATFORM` holds a value other than `amd` or `nvidia`.
     #[error("ROCMFORGE_PLATFORM={value:?} is not understood; use `amd` or `nvidia`")]
     BadPlatformChoice {

@@ -71,11 +71,18 @@ pub fn require_device(driver: Box<dyn Driver>) -> Result<Box<dyn Driver>, LoadEr
     }
 }
 
+/// The device node ROCm needs (the amdgpu kernel driver's compute interface).
+pub const AMD_KFD_NODE: &str = "/dev/kfd";
+
 /// Opens the platform `choice` asks for.
+///
+/// In automatic mode AMD is tried only where `/dev/kfd` exists: without the kernel driver
+/// no AMD GPU can be used, and not loading ROCm keeps machines whose ROCm packages are
+/// broken (which can abort while loading) safe. A forced `amd` always loads.
 pub fn open_driver_with(choice: PlatformChoice) -> Result<Box<dyn Driver>, LoadError> {
     match choice {
         PlatformChoice::Only(p) => open_platform(p),
-        PlatformChoice::Auto => match open_platform(Platform::Amd) {
+        PlatformChoice::Auto => match open_amd_if_driver_present() {
             Ok(d) => Ok(d),
             Err(amd) => open_platform(Platform::Nvidia).map_err(|nvidia| LoadError::NoPlatform {
                 amd: Box::new(amd),
@@ -83,6 +90,16 @@ pub fn open_driver_with(choice: PlatformChoice) -> Result<Box<dyn Driver>, LoadE
             }),
         },
     }
+}
+
+fn open_amd_if_driver_present() -> Result<Box<dyn Driver>, LoadError> {
+    if !std::path::Path::new(AMD_KFD_NODE).exists() {
+        return Err(LoadError::NoKernelDriver {
+            platform: Platform::Amd,
+            node: AMD_KFD_NODE,
+        });
+    }
+    open_platform(Platform::Amd)
 }
 
 /// Opens the platform `ROCMFORGE_PLATFORM` asks for, or the first with devices.

@@ -125,3 +125,22 @@ fn blas_loads_or_says_what_was_tried() {
         }
     }
 }
+
+#[test]
+fn automatic_choice_does_not_load_rocm_without_kfd() {
+    if std::path::Path::new(hip_ffi::AMD_KFD_NODE).exists() {
+        println!("skipped: {} exists, AMD is tried", hip_ffi::AMD_KFD_NODE);
+        return;
+    }
+    match open_driver_with(PlatformChoice::Auto) {
+        Ok(driver) => assert_eq!(driver.platform(), Platform::Nvidia),
+        Err(e) => {
+            let msg = e.to_string();
+            assert!(
+                msg.contains("AMD: AMD (HIP): no GPU kernel driver (/dev/kfd is missing)"),
+                "{msg}"
+            );
+            assert!(msg.contains("NVIDIA: "), "{msg}");
+        }
+    }
+}
