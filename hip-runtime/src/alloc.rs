@@ -107,6 +107,10 @@ impl Drop for PoolInner {
 }
 
 /// Hands out [`DeviceBuffer`]s on one stream from cached blocks.
+///
+/// A dropped buffer's block may be handed out again at once: work queued on the
+/// allocator's stream is ordered, but work using the buffer on another stream must be
+/// synchronised (an event or a stream sync) before the buffer is dropped.
 #[derive(Clone)]
 pub struct CachingAllocator {
     inner: Arc<PoolInner>,

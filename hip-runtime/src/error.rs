@@ -133,6 +133,12 @@ pub enum Error {
         /// The other.
         b: usize,
     },
+    /// A stream-ordered operation was given memory of another stream.
+    #[error("{op}: the source belongs to another stream; use the synchronising variant")]
+    StreamMismatch {
+        /// The operation.
+        op: &'static str,
+    },
     /// Earlier releases (in `Drop`) failed; they are reported by the next call.
     #[error("earlier release(s) failed: {}", .0.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("; "))]
     Deferred(Vec<HipError>),

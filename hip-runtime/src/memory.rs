@@ -480,10 +480,8 @@ impl<'a, T: DeviceRepr> DeviceSliceMut<'a, T> {
     pub fn copy_from_device_async(&mut self, src: &DeviceSlice<'_, T>) -> Result<()> {
         check_len("copy_from_device", self.len, src.len)?;
         if src.stream != self.stream {
-            return Err(Error::DeviceMismatch {
-                op: "copy_from_device_async (source on another stream; use copy_from_device)",
-                a: self.stream.device().ordinal(),
-                b: src.stream.device().ordinal(),
+            return Err(Error::StreamMismatch {
+                op: "copy_from_device_async",
             });
         }
         self.enqueue_dtod(src)

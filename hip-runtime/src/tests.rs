@@ -56,6 +56,22 @@ fn buffers_round_trip_through_views() {
         range.contains("range 90..101 is outside a buffer of 100"),
         "{range}"
     );
+    let other_stream = Stream::new(&hip.device(0).unwrap()).unwrap();
+    let elsewhere = DeviceBuffer::from_host(&other_stream, &[7i32; 3]).unwrap();
+    let mismatch = other
+        .as_slice_mut()
+        .copy_from_device_async(&elsewhere.as_slice())
+        .unwrap_err();
+    assert!(
+        matches!(mismatch, Error::StreamMismatch { .. }),
+        "{mismatch}"
+    );
+    other
+        .as_slice_mut()
+        .copy_from_device(&elsewhere.as_slice())
+        .unwrap();
+    assert_eq!(other.to_vec().unwrap(), vec![7; 3]);
+    drop(elsewhere);
     let mut small = vec![0; 3];
     let len = buf
         .as_slice()
