@@ -1,7 +1,8 @@
 //! Our quantizers and dequantizers against the `gguf` Python package on the same inputs:
 //! quantized bytes must be identical for every type gguf-py can quantize, and
 //! dequantized f32 bit-identical (any NaN matching any NaN) for every type it can
-//! dequantize, on random bytes.
+//! dequantize, on random bytes (and for the grid i-quants also on random blocks with
+//! finite scales).
 
 mod quants_support;
 
@@ -46,7 +47,51 @@ const DEQUANTIZED_BY_GGUF_PY: &[GgmlType] = &[
     GgmlType::MXFP4,
     GgmlType::TQ1_0,
     GgmlType::TQ2_0,
+    GgmlType::IQ2_XXS,
+    GgmlType::IQ2_XS,
+    GgmlType::IQ2_S,
+    GgmlType::IQ3_XXS,
+    GgmlType::IQ3_S,
+    GgmlType::IQ1_S,
+    GgmlType::IQ1_M,
 ];
+
+/// The grid-based i-quants: besides random bytes, they are compared on blocks whose f16
+/// super-block scale is finite, so every weight is compared as a number.
+const GRID_IQUANTS: &[GgmlType] = &[
+    GgmlType::IQ2_XXS,
+    GgmlType::IQ2_XS,
+    GgmlType::IQ2_S,
+    GgmlType::IQ3_XXS,
+    GgmlType::IQ3_S,
+    GgmlType::IQ1_S,
+    GgmlType::IQ1_M,
+];
+
+/// `n_blocks` random blocks of grid i-quant `ty` whose super-block scale is a random
+/// finite half (zero, subnormal or normal, either sign). IQ1_M keeps the scale's four
+/// nibbles in the top nibbles of its four u16 `scales` (bytes 48..56); the others store
+/// it as the first two bytes.
+fn finite_scale_blocks(ty: GgmlType, rng: &mut Rng, n_blocks: usize) -> Vec<u8> {
+    let mut bytes = rng.bytes(n_blocks * ty.type_size());
+    for block in bytes.chunks_exact_mut(ty.type_size()) {
+        let mut d = rng.next_u64() as u16;
+        if (d >> 10) & 0x1f == 0x1f {
+            // An all-ones exponent is infinity or NaN: clear its top bit.
+            d &= !0x4000;
+        }
+        if ty == GgmlType::IQ1_M {
+            for i in 0..4 {
+                let nibble = ((d >> (4 * i)) & 0xf) as u8;
+                let high = &mut block[49 + 2 * i];
+                *high = (*high & 0x0f) | (nibble << 4);
+            }
+        } else {
+            block[..2].copy_from_slice(&d.to_le_bytes());
+        }
+    }
+    bytes
+}
 
 /// Named input rows, each a multiple of 256 weights.
 fn quantize_inputs() -> Vec<(&'static str, Vec<f32>)> {
@@ -198,13 +243,32 @@ fn dequantized_random_blocks_equal_gguf_py() {
         });
         sources.push((bytes, n_blocks * ty.block_size()));
     }
+    let first_finite = cases.len();
+    for &ty in GRID_IQUANTS {
+        let n_blocks = 256;
+        let bytes = finite_scale_blocks(ty, &mut rng, n_blocks);
+        let input = dir.path().join(format!("{ty}.finite.raw"));
+        fs::write(&input, &bytes).unwrap();
+        cases.push(Case {
+            op: "dequantize",
+            ty,
+            label: format!("{ty} with finite scales"),
+            source: sources.len(),
+            output: dir.path().join(format!("{ty}.finite.f32")),
+            input,
+        });
+        sources.push((bytes, n_blocks * ty.block_size()));
+    }
     let expected = run_reference(dir.path(), &cases);
 
     let mut failures = Vec::new();
-    for (case, want) in cases.iter().zip(&expected) {
+    for (index, (case, want)) in cases.iter().zip(&expected).enumerate() {
         let (bytes, n) = &sources[case.source];
         let mut got = vec![0f32; *n];
         dequantize_row(case.ty, bytes, &mut got).unwrap();
+        if index >= first_finite && !got.iter().all(|v| v.is_finite()) {
+            failures.push(format!("{}: a weight is not finite", case.label));
+        }
         let want = f32_from_bytes(want);
         let bad = bit_mismatches(&got, &want);
         if let Some(&i) = bad.first() {

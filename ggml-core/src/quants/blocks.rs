@@ -329,6 +329,102 @@ pub struct BlockTQ2_0 {
     pub d: F16Le,
 }
 
+/// IQ2_XXS: 256 weights in 8 groups of 32. Each group is 8 little-endian bytes: four
+/// grid indices (bytes 0..4, points of ggml's `iq2xxs_grid`), then a u32 holding four 7-bit sign-pattern indices (bits 0..28) and a 4-bit scale
+/// (bits 28..32); group scale `d * (0.5 + s) / 4`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct BlockIQ2XXS {
+    /// Super-block scale.
+    pub d: F16Le,
+    /// Grid indices, signs and scales, 8 bytes per group of 32.
+    pub qs: [u8; QK_K / 4],
+}
+
+/// IQ2_XS: 256 weights; each u16 of `qs` is a 9-bit grid index and a 7-bit sign-pattern
+/// index for 8 weights; a 4-bit scale per 16 weights.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct BlockIQ2XS {
+    /// Super-block scale.
+    pub d: F16Le,
+    /// Grid and sign indices.
+    pub qs: [U16Le; QK_K / 8],
+    /// Two 4-bit scales per group of 32 (low nibble first).
+    pub scales: [u8; QK_K / 32],
+}
+
+/// IQ2_S: 256 weights; 10-bit grid indices (low 8 bits in `qs`, high 2 in `qh`), one
+/// explicit sign byte per 8 weights, a 4-bit scale per 16 weights.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct BlockIQ2S {
+    /// Super-block scale.
+    pub d: F16Le,
+    /// Low 8 bits of the 32 grid indices, then the 32 sign bytes.
+    pub qs: [u8; QK_K / 4],
+    /// High 2 bits of the grid indices, one byte per group of 32.
+    pub qh: [u8; QK_K / 32],
+    /// Two 4-bit scales per group of 32 (low nibble first).
+    pub scales: [u8; QK_K / 32],
+}
+
+/// IQ3_XXS: 256 weights; 64 grid indices of 4 weights each, then per group of 32 a
+/// little-endian u32 of four 7-bit sign-pattern indices and a 4-bit scale (bits 28..32).
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct BlockIQ3XXS {
+    /// Super-block scale.
+    pub d: F16Le,
+    /// Grid indices (64 bytes), then scales and signs (32 bytes).
+    pub qs: [u8; 3 * QK_K / 8],
+}
+
+/// IQ3_S: 256 weights; 9-bit grid indices of 4 weights (low 8 bits in `qs`, high bit in
+/// `qh`), one explicit sign byte per 8 weights, a 4-bit odd scale per group of 32.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct BlockIQ3S {
+    /// Super-block scale.
+    pub d: F16Le,
+    /// Low 8 bits of the grid indices.
+    pub qs: [u8; QK_K / 4],
+    /// High bits of the grid indices, one byte per group of 32.
+    pub qh: [u8; QK_K / 32],
+    /// Sign bits, one byte per 8 weights.
+    pub signs: [u8; QK_K / 8],
+    /// Two 4-bit scales per byte, one per group of 32 (low nibble first).
+    pub scales: [u8; QK_K / 64],
+}
+
+/// IQ1_S: 256 weights in 8 groups of 32, each of four 11-bit indices into the ternary
+/// grid; per group a u16 holding the high index bits (3 per point), a 3-bit scale
+/// (bits 12..15) and the sign of the shift `delta` (bit 15).
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct BlockIQ1S {
+    /// Super-block scale.
+    pub d: F16Le,
+    /// Low 8 bits of the grid indices.
+    pub qs: [u8; QK_K / 8],
+    /// High index bits, scale and shift sign of each group of 32.
+    pub qh: [U16Le; QK_K / 32],
+}
+
+/// IQ1_M: 256 weights in 16 groups of 16, each of two 11-bit indices into the ternary
+/// grid with a shift sign per 8 weights and a 3-bit scale; the f16 super-block scale is
+/// split into the top nibbles of the four little-endian u16s of `scales`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct BlockIQ1M {
+    /// Low 8 bits of the grid indices.
+    pub qs: [u8; QK_K / 8],
+    /// Per two indices: their high 3 bits and shift signs (bits 3 and 7).
+    pub qh: [u8; QK_K / 16],
+    /// Sixteen 3-bit scales (four per u16) and the four nibbles of the super-block scale.
+    pub scales: [U16Le; QK_K / 64],
+}
+
 /// Types whose values are plain bytes and may be viewed in place of a byte slice.
 ///
 /// # Safety
@@ -375,6 +471,13 @@ raw_blocks! {
     BlockMXFP4 = 17,
     BlockTQ1_0 = 54,
     BlockTQ2_0 = 66,
+    BlockIQ2XXS = 66,
+    BlockIQ2XS = 74,
+    BlockIQ2S = 82,
+    BlockIQ3XXS = 98,
+    BlockIQ3S = 110,
+    BlockIQ1S = 50,
+    BlockIQ1M = 56,
 }
 
 /// Views `bytes` as blocks, or `None` when its length is not a whole number of blocks.

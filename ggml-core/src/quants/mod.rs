@@ -12,6 +12,8 @@
 
 pub mod blocks;
 mod iq4;
+mod iq_grid;
+mod iq_grid_tables;
 mod kquants_high;
 mod kquants_low;
 mod legacy;
@@ -163,6 +165,13 @@ static CODECS: &[Codec] = &[
     with_quantizer::<blocks::BlockMXFP4>(),
     with_quantizer::<blocks::BlockTQ1_0>(),
     with_quantizer::<blocks::BlockTQ2_0>(),
+    dequantize_only::<blocks::BlockIQ2XXS>(),
+    dequantize_only::<blocks::BlockIQ2XS>(),
+    dequantize_only::<blocks::BlockIQ2S>(),
+    dequantize_only::<blocks::BlockIQ3XXS>(),
+    dequantize_only::<blocks::BlockIQ3S>(),
+    dequantize_only::<blocks::BlockIQ1S>(),
+    dequantize_only::<blocks::BlockIQ1M>(),
 ];
 
 fn codec(ty: GgmlType) -> Option<&'static Codec> {
