@@ -1,14 +1,38 @@
 //! Finding and opening shared libraries, and resolving their symbols into typed pointers.
+//!
+//! Libraries stay loaded for the life of the process: each path is opened once and never
+//! closed. GPU runtimes are not built to be unloaded, and some (ROCm's comgr with a shared
+//! LLVM that refuses to unload) abort the process when opened a second time after a close.
 
+use std::collections::HashMap;
 use std::path::Path;
+use std::sync::Mutex;
 
 use libloading::Library;
 
 use crate::error::LoadError;
 
+/// Every library opened so far, by the path or name it was opened with.
+static OPENED: Mutex<Option<HashMap<String, &'static Library>>> = Mutex::new(None);
+
+/// Opens `path` once per process; later calls return the same handle.
+fn open_once(path: &str) -> Result<&'static Library, libloading::Error> {
+    let mut guard = OPENED.lock().unwrap_or_else(|p| p.into_inner());
+    let opened = guard.get_or_insert_with(HashMap::new);
+    if let Some(lib) = opened.get(path) {
+        return Ok(lib);
+    }
+    // SAFETY: opening a vendor runtime library runs its initialisers; these are the
+    // HIP/CUDA/BLAS libraries this crate exists to bind, which are designed to be loaded
+    // with dlopen. The lock serialises first opens.
+    let lib: &'static Library = Box::leak(Box::new(unsafe { Library::new(path) }?));
+    opened.insert(path.to_string(), lib);
+    Ok(lib)
+}
+
 /// An opened shared library and the path it was opened from.
 pub struct Loaded {
-    lib: Library,
+    lib: &'static Library,
     /// The path or loader name that opened.
     pub path: String,
     /// The library family (for messages).
@@ -50,10 +74,7 @@ pub fn open_first(family: &'static str, candidates: &[String]) -> Result<Loaded,
             tried.push((path.clone(), "no such file".to_string()));
             continue;
         }
-        // SAFETY: opening a vendor runtime library runs its initialisers; these are the
-        // HIP/CUDA/BLAS libraries this crate exists to bind, which are designed to be
-        // loaded with dlopen.
-        match unsafe { Library::new(path) } {
+        match open_once(path) {
             Ok(lib) => {
                 return Ok(Loaded {
                     lib,
