@@ -37,7 +37,10 @@ const TEXT_STRING_LIMIT: usize = 60;
 pub struct Args {
     /// The GGUF file.
     pub file: PathBuf,
-    /// Print one JSON object (full tensor list; see the module docs) instead of tables.
+    /// Print one JSON object for scripts instead of tables: every tensor with `offset`
+    /// (absolute byte offset of its data in the file) and `relative_offset` (inside the data
+    /// section); metadata complete except arrays over 64 elements, which are summarized as
+    /// {type, element_type, len, head}.
     #[arg(long)]
     pub json: bool,
 }

@@ -214,3 +214,90 @@ fn convert_rows(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::quants::quantize_row;
+
+    /// A small llama-like F32 file: a 1-D norm, an embedding (tied output) and two layers
+    /// of attn_v (rows of 256) and attn_q (rows of 96, not whole super-blocks).
+    fn synthetic(dir: &Path) -> std::path::PathBuf {
+        let mut w = GgufWriter::new();
+        w.metadata_mut()
+            .insert(keys::general::ARCHITECTURE, Value::String("llama".into()));
+        let tensors: [(&str, Vec<u64>); 6] = [
+            ("token_embd.weight", vec![256, 8]),
+            ("blk.0.attn_norm.weight", vec![256]),
+            ("blk.0.attn_v.weight", vec![256, 16]),
+            ("blk.0.attn_q.weight", vec![96, 32]),
+            ("blk.1.attn_v.weight", vec![256, 16]),
+            ("blk.1.attn_q.weight", vec![96, 32]),
+        ];
+        for (name, shape) in &tensors {
+            w.add_tensor(*name, GgmlType::F32, shape).unwrap();
+        }
+        let path = dir.join("src.gguf");
+        let mut data = w.begin(File::create(&path).unwrap()).unwrap();
+        let mut seed = 7u32;
+        for (_, shape) in &tensors {
+            let n: u64 = shape.iter().product();
+            let values: Vec<u8> = (0..n)
+                .flat_map(|_| {
+                    seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+                    ((seed >> 8) as f32 / (1u32 << 24) as f32 - 0.5).to_le_bytes()
+                })
+                .collect();
+            data.write_tensor(&values).unwrap();
+        }
+        data.finish().unwrap();
+        path
+    }
+
+    #[test]
+    fn output_is_independent_of_threads_and_follows_the_plan() {
+        let dir = tempfile::tempdir().unwrap();
+        let src = GgufFile::open(synthetic(dir.path())).unwrap();
+        let one = dir.path().join("one.gguf");
+        let three = dir.path().join("three.gguf");
+        let mut calls = 0;
+        let summary = quantize_file(&src, &one, Mix::Q4_K_M, 1, &mut |p| {
+            calls += 1;
+            assert_eq!(p.index + 1, calls);
+            assert!(p.bytes_done <= p.bytes_total);
+        })
+        .unwrap();
+        quantize_file(&src, &three, Mix::Q4_K_M, 3, &mut |_| {}).unwrap();
+        assert_eq!(calls, 6);
+        assert_eq!(std::fs::read(&one).unwrap(), std::fs::read(&three).unwrap());
+        assert_eq!(summary.requantized(), 0);
+        assert_eq!(summary.fallbacks(), 2);
+
+        let out = GgufFile::open(&one).unwrap();
+        assert_eq!(
+            out.metadata().get_u32(keys::general::FILE_TYPE).unwrap(),
+            15
+        );
+        let types: Vec<GgmlType> = out.tensors().iter().map(|t| t.ty()).collect();
+        use GgmlType as T;
+        // Tied embedding → Q6_K; the norm stays; of 2 layers only the last is a "more
+        // bits" layer for attn_v; attn_q's 96-wide rows fall back from Q4_K to Q5_0.
+        assert_eq!(types, [T::Q6_K, T::F32, T::Q4_K, T::Q5_0, T::Q6_K, T::Q5_0]);
+        // A converted tensor holds exactly what quantize_row makes of the source.
+        let info = &src.tensors()[3];
+        let mut values = vec![0f32; 96 * 32];
+        dequantize_row(T::F32, src.tensor_data(info).unwrap(), &mut values).unwrap();
+        let mut expected = vec![0u8; T::Q5_0.bytes_for(96 * 32).unwrap() as usize];
+        quantize_row(T::Q5_0, &values, &mut expected).unwrap();
+        assert_eq!(out.tensor_data(&out.tensors()[3]).unwrap(), expected);
+
+        // Requantizing the Q4_K_M file to Q8_0 dequantizes its quantized tensors first.
+        let again = dir.path().join("again.gguf");
+        let summary = quantize_file(&out, &again, Mix::Q8_0, 2, &mut |_| {}).unwrap();
+        assert_eq!(summary.requantized(), 5);
+        assert!(summary
+            .tensors
+            .iter()
+            .all(|t| t.to == T::Q8_0 || t.to == T::F32));
+    }
+}
