@@ -11,6 +11,7 @@ pub mod generate;
 pub mod hub;
 pub mod sampler;
 pub mod kv_cache;
+pub mod perplexity;
 pub mod tokenizer;
 mod weights;
 

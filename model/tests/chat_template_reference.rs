@@ -88,3 +88,37 @@ fn the_fallbacks_follow_the_architecture() {
     assert_eq!(Fallback::for_architecture("gemma2"), Fallback::Gemma);
     assert_eq!(Fallback::for_architecture("qwen2"), Fallback::ChatMl);
 }
+
+fn open_model(name: &str) -> (ggml_core::gguf::GgufFile, model::tokenizer::Tokenizer) {
+    let path = model::cache::resolve(name).unwrap_or_else(|e| {
+        panic!("test model `{name}` is missing ({e}); run `cargo xtask fetch-models` or set ROCMFORGE_MODELS")
+    });
+    let file = ggml_core::gguf::GgufFile::open(&path).expect("opening the model");
+    let tokenizer = model::tokenizer::Tokenizer::from_gguf(&file).expect("tokenizer");
+    (file, tokenizer)
+}
+
+#[test]
+fn both_models_render_their_own_format() {
+    let r = reference();
+    let (smol_file, smol_tok) = open_model("smollm2");
+    let smol = ChatTemplate::from_gguf(&smol_file, &smol_tok).expect("smollm2 template");
+    assert_eq!(smol.fallback(), None, "SmolLM2 ships a template");
+    let (gemma_file, gemma_tok) = open_model("gemma3-270m");
+    let gemma = ChatTemplate::from_gguf(&gemma_file, &gemma_tok).expect("gemma template");
+    assert_eq!(gemma.fallback(), Some(Fallback::Gemma));
+    for case in &r.cases {
+        let template = match (case.template.as_deref(), case.fallback.as_deref()) {
+            (Some("smollm2"), _) => &smol,
+            (_, Some("gemma")) => &gemma,
+            _ => continue,
+        };
+        let got = template
+            .render(
+                &r.conversations[&case.conversation],
+                case.add_generation_prompt,
+            )
+            .expect("render");
+        assert_eq!(Some(&got), case.output.as_ref(), "{}", case.conversation);
+    }
+}

@@ -10,10 +10,13 @@ mod pyjson;
 use std::fmt;
 use std::io;
 
+use ggml_core::gguf::{keys, GgufFile};
 use minijinja::{Environment, ErrorKind, Value};
 use serde::{Deserialize, Serialize};
 
 pub use fallback::Fallback;
+
+use crate::tokenizer::Tokenizer;
 
 /// Name under which the model's template is registered in the environment.
 const TEMPLATE_NAME: &str = "chat_template";
@@ -46,6 +49,14 @@ impl ChatMessage {
 /// Why a conversation could not be rendered.
 #[derive(Debug, thiserror::Error)]
 pub enum ChatTemplateError {
+    /// The model file's metadata could not be read for the template.
+    #[error("chat template metadata `{key}`: {detail}")]
+    Metadata {
+        /// The key involved.
+        key: &'static str,
+        /// What is wrong.
+        detail: String,
+    },
     /// The template source does not parse.
     #[error("chat template does not compile (line {line:?}): {detail}")]
     Syntax {
@@ -153,6 +164,32 @@ impl ChatTemplate {
             Some(src) if !src.trim().is_empty() => Self::jinja(src, bos_token, eos_token),
             _ => Ok(Self::builtin(Fallback::for_architecture(architecture))),
         }
+    }
+
+    /// The template of a model file: `tokenizer.chat_template` if present, else the
+    /// fallback for `general.architecture`; BOS/EOS texts come from the tokenizer.
+    pub fn from_gguf(file: &GgufFile, tokenizer: &Tokenizer) -> Result<Self, ChatTemplateError> {
+        let md = file.metadata();
+        let template = md
+            .get_opt::<&str>(keys::tokenizer::CHAT_TEMPLATE)
+            .map_err(|e| ChatTemplateError::Metadata {
+                key: keys::tokenizer::CHAT_TEMPLATE,
+                detail: e.to_string(),
+            })?;
+        let architecture = file
+            .architecture()
+            .map_err(|e| ChatTemplateError::Metadata {
+                key: keys::general::ARCHITECTURE,
+                detail: e.to_string(),
+            })?;
+        let special = tokenizer.special_tokens();
+        let text = |id: Option<u32>| id.and_then(|id| tokenizer.token_text(id)).unwrap_or("");
+        Self::for_model(
+            template,
+            architecture,
+            text(special.bos()),
+            text(special.eos()),
+        )
     }
 
     /// The built-in format in use, or `None` for the model's own template.
