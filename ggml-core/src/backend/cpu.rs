@@ -48,6 +48,12 @@ impl CpuBackend {
     }
 }
 
+/// Locks a scratch buffer; a poisoned lock only means another op panicked mid-write, and
+/// every op overwrites the part it reads.
+fn lock(m: &Mutex<Vec<f32>>) -> std::sync::MutexGuard<'_, Vec<f32>> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 impl Backend for CpuBackend {
     type Buffer = Vec<f32>;
     type Matrix = Tensor;
@@ -122,18 +128,20 @@ impl Backend for CpuBackend {
         m: usize,
         out: &mut Vec<f32>,
     ) -> Result<(), BackendError> {
-        let n = w.n_rows();
+        let (k, n) = (w.row_len(), w.n_rows());
         ensure("mul_mat", m * n, out.len())?;
+        ensure("mul_mat input", m * k, x.len())?;
+        let xr = &x[..m * k];
         if m == 1 {
-            self.pool.install(|| matmul::mul_mat_t(w, x, 1, out))?;
+            self.pool.install(|| matmul::mul_mat_t(w, xr, 1, out))?;
             return Ok(());
         }
-        let mut scratch = self.scratch.lock().unwrap_or_else(|p| p.into_inner());
+        let mut scratch = lock(&self.scratch);
         if scratch.len() < m * n {
             scratch.resize(m * n, 0.0);
         }
         let product: &mut [f32] = &mut scratch;
-        self.pool.install(|| matmul::mul_mat_t(w, x, m, product))?;
+        self.pool.install(|| matmul::mul_mat_t(w, xr, m, product))?;
         matmul::transpose(&scratch[..m * n], n, m, &mut out[..m * n]);
         Ok(())
     }

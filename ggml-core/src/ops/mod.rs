@@ -33,9 +33,9 @@ pub enum OpError {
         /// Rows in the tensor.
         n_rows: usize,
     },
-    /// The data type cannot be dequantized.
-    #[error("cannot dequantize {ty}: {reason}")]
-    Dequantize {
+    /// Data cannot be converted to or from the type.
+    #[error("cannot convert {ty}: {reason}")]
+    Convert {
         /// The type.
         ty: GgmlType,
         /// Why.
