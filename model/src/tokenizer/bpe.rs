@@ -63,7 +63,7 @@ impl Bpe {
         merges: &[String],
         splitter: Splitter,
         ignore_merges: bool,
-    ) -> Result<Bpe, TokenizerError> {
+    ) -> Bpe {
         let mut bpe = Bpe {
             splitter,
             ignore_merges,
@@ -86,7 +86,7 @@ impl Bpe {
                 merged,
             });
         }
-        Ok(bpe)
+        bpe
     }
 
     fn intern(&mut self, vocab: &Vocab, text: &str) -> u32 {

@@ -69,7 +69,7 @@ impl Tokenizer {
                 let config = PreConfig::from_name(spec.pre.as_deref())?;
                 let name = spec.pre.as_deref().unwrap_or("default");
                 let splitter = Splitter::new(config.kind, name)?;
-                let bpe = Bpe::new(&vocab, &spec.merges, splitter, config.ignore_merges)?;
+                let bpe = Bpe::new(&vocab, &spec.merges, splitter, config.ignore_merges);
                 let defaults = (config.add_bos, false, config.clean_spaces);
                 (Engine::Bpe(Box::new(bpe)), Some(config.kind), defaults)
             }

@@ -119,11 +119,9 @@ impl SpecialRole {
         }
     }
 
+    /// The position in [`SpecialRole::ALL`] (declaration order).
     pub(crate) fn index(self) -> usize {
-        SpecialRole::ALL
-            .iter()
-            .position(|&r| r == self)
-            .unwrap_or_default()
+        self as usize
     }
 }
 

@@ -56,8 +56,8 @@ impl<'t> StreamDecoder<'t> {
                 }
                 Err(e) => {
                     let valid = start + e.valid_up_to();
-                    // Checked valid just above.
-                    out.push_str(&String::from_utf8_lossy(&self.pending[start..valid]));
+                    let head = std::str::from_utf8(&self.pending[start..valid]);
+                    out.push_str(head.unwrap_or_default());
                     match e.error_len() {
                         // An unfinished character at the end: keep it for the next token.
                         None => {
