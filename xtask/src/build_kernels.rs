@@ -133,7 +133,10 @@ impl Compiler {
     ) -> anyhow::Result<()> {
         let mut cmd = Command::new(&self.program);
         match self.vendor {
-            Vendor::Amd => cmd.args(["--genco", &format!("--offload-arch={}", arch.base())]),
+            // hipcc switches to its NVIDIA mode when it finds nvcc; these are AMD targets.
+            Vendor::Amd => cmd
+                .env("HIP_PLATFORM", "amd")
+                .args(["--genco", &format!("--offload-arch={}", arch.base())]),
             Vendor::Nvidia => cmd.args(["--cubin", &format!("-arch={}", arch.base()), "-x", "cu"]),
         };
         cmd.arg("-O3")

@@ -27,7 +27,7 @@ failed=0
 for test in "$here"/tests/*; do
     name="$(basename "$test")"
     echo "===== $name"
-    if "$test" --test-threads=1 2>&1; then
+    if "$test" --test-threads=1 --show-output 2>&1; then
         summary+=("PASS  $name")
     else
         summary+=("FAIL  $name")

@@ -11,7 +11,9 @@ use ggml_core::Tensor;
 use hip_ffi::{AmdDriver, CudaDriver, Driver, Platform, Rtc};
 use hip_runtime::{Device, Hip, Stream};
 use kernels::check::check_all;
-use kernels::{DiskCache, KernelId, Kernels, ModuleId};
+use kernels::code::Compiler;
+use kernels::jit::RuntimeCompiler;
+use kernels::{DiskCache, GpuArch, KernelId, Kernels, ModuleId, ModuleSource};
 use serde::Serialize;
 
 use crate::format::{self, Align, Table};
@@ -52,6 +54,9 @@ struct DeviceReport {
     free_memory: Option<usize>,
     warp_size: u32,
     compute_units: u32,
+    /// Whether the run-time compiler builds a module for this device (even when embedded
+    /// objects make it unnecessary today): the compiler and the time, or the error.
+    jit: Result<String, String>,
     modules: Vec<ModuleRow>,
     kernels: Vec<KernelRow>,
     error: Option<String>,
@@ -85,6 +90,7 @@ impl Report {
         !self.devices.is_empty()
             && self.devices.iter().all(|d| {
                 d.error.is_none()
+                    && d.jit.is_ok()
                     && d.modules.iter().all(|m| m.error.is_none())
                     && d.kernels.iter().all(|k| k.passed)
             })
@@ -199,6 +205,7 @@ fn device_report(device: &Device, cache: Option<DiskCache>) -> DeviceReport {
         free_memory: device.memory_info().ok().map(|(free, _)| free),
         warp_size: info.warp_size,
         compute_units: info.compute_units,
+        jit: Err("not tried".into()),
         modules: Vec::new(),
         kernels: Vec::new(),
         error: None,
@@ -210,6 +217,7 @@ fn device_report(device: &Device, cache: Option<DiskCache>) -> DeviceReport {
             return report;
         }
     };
+    report.jit = jit_check(kernels.arch());
     for module in ModuleId::ALL {
         report.modules.push(match kernels.load(module) {
             Ok(load) => ModuleRow {
@@ -240,6 +248,21 @@ fn device_report(device: &Device, cache: Option<DiskCache>) -> DeviceReport {
         .map(|(kernel, result)| kernel_row(kernel, result))
         .collect();
     report
+}
+
+/// Compiles one module with the run-time compiler for `arch`.
+fn jit_check(arch: &GpuArch) -> Result<String, String> {
+    let compiler = RuntimeCompiler::load(arch.vendor()).map_err(|e| e.to_string())?;
+    let source = ModuleSource::new(ModuleId::Elementwise, arch);
+    let started = Instant::now();
+    let code = compiler.compile(&source, arch).map_err(|e| e.to_string())?;
+    Ok(format!(
+        "{} built {} ({}) in {:.1} ms",
+        compiler.describe(),
+        source.file_name(),
+        format::bytes(code.len() as u64),
+        started.elapsed().as_secs_f64() * 1e3
+    ))
 }
 
 fn kernel_row(
@@ -472,6 +495,10 @@ fn print_devices(report: &Report) {
         );
         if let Some(e) = &d.error {
             println!("  error: {e}");
+        }
+        match &d.jit {
+            Ok(line) => println!("  run-time compiler: {line}"),
+            Err(e) => println!("  run-time compiler: FAILED: {e}"),
         }
         let mut modules = Table::new(&[
             ("MODULE", Align::Left),
