@@ -192,6 +192,14 @@ mod tests {
     }
 
     #[test]
+    fn a_library_is_opened_once_per_process() {
+        let first = open_first("libm", &["libm.so.6".into()]).expect("libm");
+        drop(open_first("libm", &["libm.so.6".into()]).expect("libm again"));
+        let again = open_first("libm", &["libm.so.6".into()]).expect("libm a third time");
+        assert!(std::ptr::eq(first.lib, again.lib), "reopened instead of reused");
+    }
+
+    #[test]
     fn missing_library_lists_attempts() {
         let Err(err) = open_first(
             "libnothing",
