@@ -9,9 +9,9 @@ pub mod error;
 pub mod forward;
 pub mod generate;
 pub mod hub;
-pub mod sampler;
 pub mod kv_cache;
 pub mod perplexity;
+pub mod sampler;
 pub mod tokenizer;
 mod weights;
 

@@ -48,6 +48,8 @@ pub struct PerplexityOptions {
     pub n_ctx: usize,
     /// Tokens per forward call (`-b`); smaller uses less memory for logits.
     pub n_batch: usize,
+    /// Score at most this many chunks (`--chunks`); `None` scores them all.
+    pub max_chunks: Option<usize>,
 }
 
 /// The result, with llama.cpp's error estimate.
@@ -131,6 +133,9 @@ pub fn perplexity<B: AttentionBackend>(
             detail: "at least 4",
         });
     }
+    if opts.max_chunks == Some(0) {
+        return Err(PerplexityError::BadSetting { name: "chunks", value: 0, detail: "at least 1" });
+    }
     if opts.n_batch == 0 {
         return Err(PerplexityError::BadSetting {
             name: "n_batch",
@@ -150,7 +155,7 @@ pub fn perplexity<B: AttentionBackend>(
         .special_tokens()
         .bos()
         .filter(|_| tokenizer.add_bos());
-    let n_chunks = tokens.len() / n_ctx;
+    let n_chunks = (tokens.len() / n_ctx).min(opts.max_chunks.unwrap_or(usize::MAX));
     let first = n_ctx / 2;
     let n_vocab = model.config().n_vocab;
     let mut ctx = model.new_context(n_ctx)?;

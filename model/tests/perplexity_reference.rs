@@ -40,6 +40,7 @@ fn check(name: &str) {
             PerplexityOptions {
                 n_ctx,
                 n_batch: n_ctx,
+                max_chunks: None,
             },
             &mut |_, _, _| {},
         )

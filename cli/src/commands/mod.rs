@@ -4,11 +4,14 @@ use std::process::ExitCode;
 
 use clap::Subcommand;
 
+mod chat;
 mod doctor;
 mod info;
 mod list;
+mod perplexity;
 mod pull;
 mod quantize;
+mod run;
 mod tokenize;
 
 /// Every subcommand of `rocmforge`.
@@ -28,6 +31,12 @@ pub enum Command {
     Doctor(doctor::Args),
     /// Print the tokens the model's tokenizer makes of a text.
     Tokenize(tokenize::Args),
+    /// Generate text from a prompt (only the text on stdout, timings on stderr).
+    Run(run::Args),
+    /// Chat with a model interactively (/reset, /exit; Ctrl-C stops an answer).
+    Chat(chat::Args),
+    /// Measure a model's perplexity on a text file, as llama.cpp's perplexity tool does.
+    Perplexity(perplexity::Args),
 }
 
 /// Runs one subcommand; an error becomes one line on stderr and a non-zero exit.
@@ -43,5 +52,8 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::List => list::run(),
         Command::Doctor(args) => doctor::run(args),
         Command::Tokenize(args) => tokenize::run(args),
+        Command::Run(args) => run::run(args),
+        Command::Chat(args) => chat::run(args),
+        Command::Perplexity(args) => perplexity::run(args),
     }
 }
