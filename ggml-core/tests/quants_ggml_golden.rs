@@ -4,11 +4,18 @@
 //! side is `quantize_row_*_ref` from ggml-quants.c (for IQ4_NL `quantize_iq4_nl`, which
 //! llama.cpp writes files with) built as plain C11, so without fused multiply-adds.
 //!
+//! The grid i-quants, which ggml quantizes only with an importance matrix, are checked
+//! on the dequantizing side alone: random blocks with finite scales against ggml's
+//! `dequantize_row_iq*`.
+//!
 //! The digests below were printed by `tests/py/ggml_quantize_digests.py` (its header says
 //! how to build ggml's quantizers for it); only they are committed, not ggml's code.
 
+mod quants_support;
+
 use ggml_core::quants::{dequantize_row, quantize_row};
 use ggml_core::{GgmlType, QK_K};
+use quants_support::{finite_scale_blocks, Rng};
 use sha2::{Digest, Sha256};
 
 /// SHA-256 of the golden input as little-endian f32.
@@ -104,6 +111,42 @@ const GOLDEN: &[(&str, &str, Option<&str>)] = &[
     ),
 ];
 
+/// Per grid i-quant: SHA-256 of ggml's dequantization of [`DEQUANTIZE_BLOCKS`] blocks
+/// from `finite_scale_blocks` with `Rng::new(type id)`.
+const GOLDEN_DEQUANTIZED: &[(&str, &str)] = &[
+    (
+        "IQ2_XXS",
+        "c6255ee596c6ec708a685fe290f6e0906b2d388947bc8ec953c52cab68cdc8c5",
+    ),
+    (
+        "IQ2_XS",
+        "8f72afc316a2ba6298322c4f51bad434076564a1076f291b771db8e79fabe61e",
+    ),
+    (
+        "IQ2_S",
+        "36c9c0df3d7b31a5d018b9945a26d007eb6feb500ed1e9b90bea33d2da964167",
+    ),
+    (
+        "IQ3_XXS",
+        "43ac2cd95ad1eba0dc24569e055889aef5ee923476606dcb08023327cce3944c",
+    ),
+    (
+        "IQ3_S",
+        "7753ceb5ff9accfcd569d918ed4f672573deacd862bad8faa585f41189a6fa88",
+    ),
+    (
+        "IQ1_S",
+        "f03466cf26a66dffd77e9d0ac0b6c2a7b58e953324cbf592ed00b9aaafae3409",
+    ),
+    (
+        "IQ1_M",
+        "30a928a5fbe4e7496e6acb7a418a0e73ef6e26bef38938a922a143d834f75ff2",
+    ),
+];
+
+/// Blocks per grid i-quant in [`GOLDEN_DEQUANTIZED`].
+const DEQUANTIZE_BLOCKS: usize = 64;
+
 const BLOCKS: usize = 16;
 
 fn splitmix64(seed: u64) -> u64 {
@@ -165,6 +208,22 @@ fn quantizers_and_dequantizers_match_ggml() {
         let bytes: Vec<u8> = y.iter().flat_map(|v| v.to_le_bytes()).collect();
         if dequantized.is_some_and(|want| sha256_hex(&bytes) != want) {
             mismatches.push(format!("{name} dequantized"));
+        }
+    }
+    assert!(mismatches.is_empty(), "differs from ggml: {mismatches:?}");
+}
+
+#[test]
+fn grid_iquant_dequantizers_match_ggml() {
+    let mut mismatches = Vec::new();
+    for &(name, want) in GOLDEN_DEQUANTIZED {
+        let ty = GgmlType::from_name(name).unwrap();
+        let q = finite_scale_blocks(ty, &mut Rng::new(u64::from(ty.id())), DEQUANTIZE_BLOCKS);
+        let mut y = vec![0f32; DEQUANTIZE_BLOCKS * QK_K];
+        dequantize_row(ty, &q, &mut y).unwrap();
+        let bytes: Vec<u8> = y.iter().flat_map(|v| v.to_le_bytes()).collect();
+        if sha256_hex(&bytes) != want {
+            mismatches.push(name);
         }
     }
     assert!(mismatches.is_empty(), "differs from ggml: {mismatches:?}");

@@ -10,7 +10,9 @@ use std::fs;
 
 use ggml_core::quants::{dequantize_row, quantize_row};
 use ggml_core::GgmlType;
-use quants_support::{bit_mismatches, f32_bytes, f32_from_bytes, run_python, Rng};
+use quants_support::{
+    bit_mismatches, f32_bytes, f32_from_bytes, finite_scale_blocks, run_python, Rng,
+};
 
 /// Every type whose quantizer gguf-py 0.19 implements.
 const QUANTIZED_BY_GGUF_PY: &[GgmlType] = &[
@@ -67,31 +69,6 @@ const GRID_IQUANTS: &[GgmlType] = &[
     GgmlType::IQ1_S,
     GgmlType::IQ1_M,
 ];
-
-/// `n_blocks` random blocks of grid i-quant `ty` whose super-block scale is a random
-/// finite half (zero, subnormal or normal, either sign). IQ1_M keeps the scale's four
-/// nibbles in the top nibbles of its four u16 `scales` (bytes 48..56); the others store
-/// it as the first two bytes.
-fn finite_scale_blocks(ty: GgmlType, rng: &mut Rng, n_blocks: usize) -> Vec<u8> {
-    let mut bytes = rng.bytes(n_blocks * ty.type_size());
-    for block in bytes.chunks_exact_mut(ty.type_size()) {
-        let mut d = rng.next_u64() as u16;
-        if (d >> 10) & 0x1f == 0x1f {
-            // An all-ones exponent is infinity or NaN: clear its top bit.
-            d &= !0x4000;
-        }
-        if ty == GgmlType::IQ1_M {
-            for i in 0..4 {
-                let nibble = ((d >> (4 * i)) & 0xf) as u8;
-                let high = &mut block[49 + 2 * i];
-                *high = (*high & 0x0f) | (nibble << 4);
-            }
-        } else {
-            block[..2].copy_from_slice(&d.to_le_bytes());
-        }
-    }
-    bytes
-}
 
 /// Named input rows, each a multiple of 256 weights.
 fn quantize_inputs() -> Vec<(&'static str, Vec<f32>)> {
@@ -286,5 +263,16 @@ fn dequantized_random_blocks_equal_gguf_py() {
         failures.is_empty(),
         "differs from gguf-py:\n{}",
         failures.join("\n")
+    );
+}
+
+#[test]
+fn iq_grid_tables_are_what_the_generator_prints() {
+    let tables = concat!(env!("CARGO_MANIFEST_DIR"), "/src/quants/iq_grid_tables.rs");
+    let committed = fs::read(tables).unwrap();
+    let generated = run_python("../../src/quants/gen_iq_tables.py", &[]);
+    assert!(
+        committed == generated,
+        "{tables} differs from what src/quants/gen_iq_tables.py prints from gguf-py: regenerate it"
     );
 }

@@ -209,3 +209,97 @@ impl BlockFormat for BlockIQ1M {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::quants::blocks::{F16Le, U16Le};
+
+    /// The distinct coordinates of a table whose points are `width` bytes wide, and
+    /// whether its points are distinct.
+    fn levels_and_distinct(points: &[u64], width: usize) -> (Vec<u8>, bool) {
+        let mut levels: Vec<u8> = points
+            .iter()
+            .flat_map(|p| p.to_le_bytes().into_iter().take(width))
+            .collect();
+        levels.sort_unstable();
+        levels.dedup();
+        let mut sorted = points.to_vec();
+        sorted.sort_unstable();
+        sorted.dedup();
+        (levels, sorted.len() == points.len())
+    }
+
+    #[test]
+    fn tables_hold_only_the_format_levels() {
+        let widen = |t: &[u32]| t.iter().map(|&p| u64::from(p)).collect::<Vec<_>>();
+        let cases: [(&str, Vec<u64>, usize, Vec<u8>); 6] = [
+            ("iq2xxs", IQ2XXS_GRID.to_vec(), 8, vec![0x08, 0x19, 0x2b]),
+            ("iq2xs", IQ2XS_GRID.to_vec(), 8, vec![0x08, 0x19, 0x2b]),
+            ("iq2s", IQ2S_GRID.to_vec(), 8, vec![0x08, 0x19, 0x2b]),
+            (
+                "iq3xxs",
+                widen(&IQ3XXS_GRID),
+                4,
+                vec![4, 12, 20, 28, 36, 44, 52, 62],
+            ),
+            (
+                "iq3s",
+                widen(&IQ3S_GRID),
+                4,
+                vec![1, 3, 5, 7, 9, 11, 13, 15],
+            ),
+            ("iq1s", IQ1S_GRID.to_vec(), 8, vec![0x00, 0x01, 0xff]),
+        ];
+        for (name, points, width, want) in cases {
+            let (levels, distinct) = levels_and_distinct(&points, width);
+            assert_eq!(levels, want, "{name}");
+            assert!(distinct, "{name} repeats a point");
+        }
+        for (i, &s) in KSIGNS_IQ2XS.iter().enumerate() {
+            assert_eq!(usize::from(s & 127), i);
+            assert_eq!(s.count_ones() % 2, 0, "entry {i}");
+        }
+    }
+
+    #[test]
+    fn iq2_xxs_group_by_hand() {
+        let mut block = BlockIQ2XXS {
+            d: F16Le::from_f32(1.0),
+            qs: [0; QK_K / 4],
+        };
+        // Group 0: point 1 then point 0; sign pattern 1 (weights 0 and 7 negative) for
+        // the first eight; scale 3, so db = (3 + 0.5) / 4.
+        block.qs[0] = 1;
+        block.qs[4..8].copy_from_slice(&((3u32 << 28) | 1).to_le_bytes());
+        let mut out = [0f32; QK_K];
+        block.dequantize(&mut out);
+        let db = 0.875f32;
+        let want_first = [-43.0 * db, 7.0, 7.0, 7.0, 7.0, 7.0, 7.0, -7.0];
+        assert_eq!(out[..8], want_first);
+        assert!(out[8..32].iter().all(|&v| v == 8.0 * db));
+        // Group 1 has scale 0: db = 1/8.
+        assert!(out[32..].iter().all(|&v| v == 1.0), "{:?}", &out[32..40]);
+    }
+
+    #[test]
+    fn iq1_m_scale_nibbles_and_shifts_by_hand() {
+        // d = 0.5 is the f16 0x3800: nibbles 0, 0, 8, 3 in the tops of the four u16s.
+        let mut block = BlockIQ1M {
+            qs: [0; QK_K / 8],
+            qh: [0; QK_K / 16],
+            scales: [0x0002, 0, 0x8000, 0x3000].map(U16Le::new),
+        };
+        // Weights 0..8: point 0 (all -1) shifted down; 8..16: point 1 shifted up.
+        block.qh[0] = 0x08;
+        block.qs[1] = 1;
+        let mut out = [0f32; QK_K];
+        block.dequantize(&mut out);
+        // Scale 2 for weights 0..16: dl = 0.5 * 5.
+        assert!(out[..8].iter().all(|&v| v == 2.5 * -1.125));
+        assert_eq!(out[8], 2.5 * 1.125);
+        assert!(out[9..16].iter().all(|&v| v == 2.5 * -0.875));
+        // Scale 0 elsewhere: dl = 0.5, point 0 shifted up.
+        assert!(out[16..].iter().all(|&v| v == 0.5 * -0.875));
+    }
+}

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Prints the SHA-256 of ggml's own reference quantizers' output (no importance matrix) on the golden input of
-tests/quants_ggml_golden.rs, for pasting into that test (the digests are committed; this
-script is only needed to regenerate them).
+tests/quants_ggml_golden.rs, and of ggml's dequantizers of the grid i-quants on random
+blocks, for pasting into that test (the digests are committed; this script is only
+needed to regenerate them).
 
 Usage: ggml_quantize_digests.py LIBQUANTS.so
 
@@ -54,6 +55,21 @@ TYPES = [
     ("TQ2_0", "quantize_row_tq2_0_ref", 66),
 ]
 
+# Grid i-quants, which ggml cannot quantize without an importance matrix: only ggml's
+# dequantizer is checked, on random blocks with finite scales.
+# (type name, GGUF type id, bytes per block)
+DEQUANTIZE_ONLY = [
+    ("IQ2_XXS", 16, 66),
+    ("IQ2_XS", 17, 74),
+    ("IQ2_S", 22, 82),
+    ("IQ3_XXS", 18, 98),
+    ("IQ3_S", 21, 110),
+    ("IQ1_S", 19, 50),
+    ("IQ1_M", 29, 56),
+]
+DEQUANTIZE_BLOCKS = 64
+GAMMA = 0x9E3779B97F4A7C15
+
 
 def splitmix64(seed: int) -> int:
     z = (seed + 0x9E3779B97F4A7C15) & MASK
@@ -92,6 +108,32 @@ def golden_input() -> np.ndarray:
     return out
 
 
+def finite_scale_blocks(name: str, type_id: int, block_bytes: int) -> bytes:
+    """The blocks `finite_scale_blocks` in tests/quants_support/mod.rs builds with
+    `Rng::new(type id)`: random bytes, then per block a random finite f16 scale."""
+    state = type_id
+
+    def next_u64() -> int:
+        nonlocal state
+        u = splitmix64(state)
+        state = (state + GAMMA) & MASK
+        return u
+
+    raw = bytearray(next_u64() & 0xFF for _ in range(DEQUANTIZE_BLOCKS * block_bytes))
+    for b in range(DEQUANTIZE_BLOCKS):
+        block = b * block_bytes
+        d = next_u64() & 0xFFFF
+        if (d >> 10) & 0x1F == 0x1F:
+            d &= ~0x4000
+        if name == "IQ1_M":
+            for i in range(4):
+                at = block + 49 + 2 * i
+                raw[at] = (raw[at] & 0x0F) | (((d >> (4 * i)) & 0xF) << 4)
+        else:
+            raw[block : block + 2] = d.to_bytes(2, "little")
+    return bytes(raw)
+
+
 def main() -> int:
     if len(sys.argv) != 2:
         print(__doc__, file=sys.stderr)
@@ -118,6 +160,14 @@ def main() -> int:
             dequant(out, values.ctypes.data, x.size)
             back = f'Some("{hashlib.sha256(values.tobytes()).hexdigest()}")'
         print(f'("{name}", "{hashlib.sha256(out.raw).hexdigest()}", {back}),')
+    print("dequantize only:")
+    for name, type_id, block_bytes in DEQUANTIZE_ONLY:
+        raw = finite_scale_blocks(name, type_id, block_bytes)
+        values = np.zeros(DEQUANTIZE_BLOCKS * QK_K, dtype=np.float32)
+        dequant = getattr(lib, "dequantize_row_" + name.lower())
+        dequant.argtypes = [ctypes.c_char_p, ctypes.c_void_p, ctypes.c_int64]
+        dequant(raw, values.ctypes.data, values.size)
+        print(f'("{name}", "{hashlib.sha256(values.tobytes()).hexdigest()}"),')
     return 0
 
 

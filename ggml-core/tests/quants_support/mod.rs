@@ -6,6 +6,8 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use ggml_core::GgmlType;
+
 /// The directory of the Python helper scripts.
 pub fn script(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -94,6 +96,31 @@ impl Rng {
     pub fn bytes(&mut self, n: usize) -> Vec<u8> {
         (0..n).map(|_| self.next_u64() as u8).collect()
     }
+}
+
+/// `n_blocks` random blocks of grid i-quant `ty` whose super-block scale is a random
+/// finite half (zero, subnormal or normal, either sign). IQ1_M keeps the scale's four
+/// nibbles in the top nibbles of its four u16 `scales` (bytes 48..56); the others store
+/// it as the first two bytes.
+pub fn finite_scale_blocks(ty: GgmlType, rng: &mut Rng, n_blocks: usize) -> Vec<u8> {
+    let mut bytes = rng.bytes(n_blocks * ty.type_size());
+    for block in bytes.chunks_exact_mut(ty.type_size()) {
+        let mut d = rng.next_u64() as u16;
+        if (d >> 10) & 0x1f == 0x1f {
+            // An all-ones exponent is infinity or NaN: clear its top bit.
+            d &= !0x4000;
+        }
+        if ty == GgmlType::IQ1_M {
+            for i in 0..4 {
+                let nibble = ((d >> (4 * i)) & 0xf) as u8;
+                let high = &mut block[49 + 2 * i];
+                *high = (*high & 0x0f) | (nibble << 4);
+            }
+        } else {
+            block[..2].copy_from_slice(&d.to_le_bytes());
+        }
+    }
+    bytes
 }
 
 /// Indices where `a` and `b` differ as f32 bit patterns, any NaN matching any NaN.
