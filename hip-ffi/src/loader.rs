@@ -146,10 +146,15 @@ macro_rules! fn_table {
         }
     ) => {
         $(#[$meta])*
-        #[allow(missing_docs)]
         pub struct $name {
-            $( pub $field: unsafe extern "C" fn($($arg),*) -> $ret, )*
-            $( pub $ofield: Option<unsafe extern "C" fn($($oarg),*) -> $oret>, )*
+            $(
+                #[doc = concat!("Required entry point", $(" `", $sym, "`"),+, ".")]
+                pub $field: unsafe extern "C" fn($($arg),*) -> $ret,
+            )*
+            $(
+                #[doc = concat!("Optional entry point", $(" `", $osym, "`"),+, ".")]
+                pub $ofield: Option<unsafe extern "C" fn($($oarg),*) -> $oret>,
+            )*
         }
 
         impl $name {
@@ -196,7 +201,23 @@ mod tests {
         let first = open_first("libm", &["libm.so.6".into()]).expect("libm");
         drop(open_first("libm", &["libm.so.6".into()]).expect("libm again"));
         let again = open_first("libm", &["libm.so.6".into()]).expect("libm a third time");
-        assert!(std::ptr::eq(first.lib, again.lib), "reopened instead of reused");
+        assert!(
+            std::ptr::eq(first.lib, again.lib),
+            "reopened instead of reused"
+        );
+    }
+
+    #[test]
+    fn a_missing_symbol_names_itself() {
+        let libm = open_first("libm", &["libm.so.6".into()]).expect("libm");
+        // SAFETY: the symbol does not exist, so no pointer of this type is ever made.
+        let err = unsafe { libm.sym::<unsafe extern "C" fn()>("rocmforge_no_such_symbol") }
+            .expect_err("no such symbol");
+        let msg = err.to_string();
+        assert!(
+            msg.starts_with("libm (libm.so.6) has no symbol `rocmforge_no_such_symbol`"),
+            "{msg}"
+        );
     }
 
     #[test]
