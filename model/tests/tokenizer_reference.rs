@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
 use ggml_core::gguf::GgufFile;
-use model::tokenizer::{Tokenizer, VocabKind};
+use model::tokenizer::{PreTokenizerKind, Tokenizer, TokenizerSpec, VocabKind};
 use serde::Deserialize;
 
 #[derive(Deserialize)]
@@ -22,6 +22,16 @@ struct Reference {
     eog: Vec<u32>,
     cases: Vec<Case>,
     pieces: BTreeMap<u32, Piece>,
+    /// SmolLM2's vocabulary under other `tokenizer.ggml.pre` values.
+    #[serde(default)]
+    pre_variants: BTreeMap<String, Vec<VariantCase>>,
+}
+
+#[derive(Deserialize)]
+struct VariantCase {
+    text: String,
+    tokens: Vec<u32>,
+    detok: Vec<u8>,
 }
 
 #[derive(Deserialize)]
@@ -43,6 +53,7 @@ struct Piece {
 
 struct Fixture {
     tokenizer: Tokenizer,
+    spec: TokenizerSpec,
     reference: Reference,
 }
 
@@ -57,10 +68,12 @@ fn load(name: &str) -> Fixture {
         panic!("test model `{name}` is missing ({e}); run `cargo xtask fetch-models` or set ROCMFORGE_MODELS")
     });
     let file = GgufFile::open(&path).unwrap_or_else(|e| panic!("opening {}: {e}", path.display()));
-    let tokenizer =
-        Tokenizer::from_gguf(&file).unwrap_or_else(|e| panic!("tokenizer of {name}: {e}"));
+    let spec = TokenizerSpec::from_metadata(file.metadata())
+        .unwrap_or_else(|e| panic!("tokenizer metadata of {name}: {e}"));
+    let tokenizer = Tokenizer::new(&spec).unwrap_or_else(|e| panic!("tokenizer of {name}: {e}"));
     Fixture {
         tokenizer,
+        spec,
         reference,
     }
 }
@@ -293,4 +306,51 @@ fn smollm2_streams_whole_characters() {
 #[test]
 fn gemma3_streams_whole_characters() {
     check_streaming(gemma3());
+}
+
+/// The pre-tokenizers neither model uses, on SmolLM2's vocabulary and merges.
+#[test]
+fn other_pre_tokenizers_match_llama_cpp() {
+    let f = smollm2();
+    let expected_kinds = [
+        ("default", PreTokenizerKind::Default),
+        ("gpt-2", PreTokenizerKind::Gpt2),
+        ("llama-bpe", PreTokenizerKind::Llama3),
+        ("qwen2", PreTokenizerKind::Qwen2),
+    ];
+    let names: Vec<&str> = f
+        .reference
+        .pre_variants
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(names, expected_kinds.map(|(n, _)| n));
+    let mut failures = Vec::new();
+    for (pre, kind) in expected_kinds {
+        let spec = TokenizerSpec {
+            pre: Some(pre.to_owned()),
+            ..f.spec.clone()
+        };
+        let t = Tokenizer::new(&spec).unwrap_or_else(|e| panic!("pre {pre}: {e}"));
+        assert_eq!(t.pre_tokenizer(), Some(kind));
+        for case in &f.reference.pre_variants[pre] {
+            let ids = t.encode(&case.text, false, false).unwrap();
+            if ids != case.tokens {
+                failures.push(format!(
+                    "{pre} {:?}:\n  ours  {ids:?}\n  llama {:?}",
+                    case.text, case.tokens
+                ));
+            }
+            let detok = t.detokenize(&case.tokens, false, false).unwrap();
+            if detok != case.detok {
+                failures.push(format!(
+                    "{pre} {:?}: detok ours {} llama {}",
+                    case.text,
+                    show(&detok),
+                    show(&case.detok)
+                ));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
 }

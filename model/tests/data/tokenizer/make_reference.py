@@ -13,14 +13,19 @@ Exact command (from the repository root, with the models fetched by `cargo xtask
     pip install llama-cpp-python==0.3.36
     python3 model/tests/data/tokenizer/make_reference.py ~/.cache/rocmforge/models
 
-It writes `smollm2.json` and `gemma3-270m.json` beside this script.
+It writes `smollm2.json` and `gemma3-270m.json` beside this script. To reach the
+pre-tokenizers that neither model uses, SmolLM2's vocabulary and merges are also written, with
+`tokenizer.ggml.pre` changed and no tensors, to temporary GGUF files that llama.cpp loads
+vocabulary-only; their ids and detokenizations go under `pre_variants` in `smollm2.json`.
 """
 
 import ctypes
 import json
 import os
 import sys
+import tempfile
 
+import gguf
 import llama_cpp
 
 MODELS = {
@@ -89,6 +94,9 @@ STRINGS = [
 
 assert len(STRINGS) >= 40
 
+# `tokenizer.ggml.pre` values checked on SmolLM2's vocabulary beside its own `smollm`.
+PRE_VARIANTS = ["llama-bpe", "qwen2", "default", "gpt-2"]
+
 
 def tokenize(vocab, data, add_special, parse_special):
     n_max = len(data) + 16
@@ -116,6 +124,33 @@ def detokenize(vocab, tokens, remove_special, unparse_special):
     if n < 0:
         raise RuntimeError(f"detokenize needs {-n} bytes")
     return list(buf.raw[:n])
+
+
+def with_pre(src, pre, dst):
+    """Copies the metadata of `src` to `dst` with `tokenizer.ggml.pre` set to `pre`, no tensors."""
+    reader = gguf.GGUFReader(src)
+    writer = gguf.GGUFWriter(dst, arch=reader.fields["general.architecture"].contents())
+    for key, field in reader.fields.items():
+        if key.startswith("GGUF.") or key == "general.architecture":
+            continue
+        value = pre if key == "tokenizer.ggml.pre" else field.contents()
+        vtype = field.types[0]
+        sub_type = field.types[-1] if vtype == gguf.GGUFValueType.ARRAY else None
+        writer.add_key_value(key, value, vtype, sub_type=sub_type)
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+
+
+def variant_cases(path):
+    llm = llama_cpp.Llama(model_path=path, vocab_only=True, verbose=False)
+    vocab = llm._model.vocab
+    cases = []
+    for text in STRINGS:
+        ids = tokenize(vocab, text.encode("utf-8"), False, False)
+        cases.append({"text": text, "tokens": ids, "detok": detokenize(vocab, ids, False, False)})
+    return cases
 
 
 def opt(tok):
@@ -170,7 +205,15 @@ def main():
     models_dir = os.path.expanduser(sys.argv[1] if len(sys.argv) > 1 else "~/.cache/rocmforge/models")
     out_dir = os.path.dirname(os.path.abspath(__file__))
     for name, file in MODELS.items():
-        data = reference(os.path.join(models_dir, file))
+        path = os.path.join(models_dir, file)
+        data = reference(path)
+        if name == "smollm2":
+            data["pre_variants"] = {}
+            with tempfile.TemporaryDirectory() as tmp:
+                for pre in PRE_VARIANTS:
+                    variant = os.path.join(tmp, f"{pre}.gguf")
+                    with_pre(path, pre, variant)
+                    data["pre_variants"][pre] = variant_cases(variant)
         out = os.path.join(out_dir, f"{name}.json")
         with open(out, "w", encoding="utf-8") as f:
             json.dump(data, f, ensure_ascii=True, indent=None, separators=(",", ":"))
