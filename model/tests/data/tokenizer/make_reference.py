@@ -90,6 +90,12 @@ STRINGS = [
     "multiple\n\n\nnewlines\n\n",
     "ends with spaces    ",
     "    starts with spaces",
+    "(hello) [world] {foo} \"bar\" 'baz'",
+    "x\n  \n\ty\r\n\r\nz",
+    "$100+200=300|x^2~y<=z>=w",
+    "HE'LL WE'VE YOU'RE SHE'D IT'S I'M",
+    "...wait!!! --really?? ;-) :)",
+    "\u00bfQu\u00e9? \u00a1Hola! \u00abquotes\u00bb \u201csmart\u201d",
 ]
 
 assert len(STRINGS) >= 40
