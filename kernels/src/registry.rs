@@ -1,5 +1,5 @@
 //! The typed kernel registry: every module (one `.hip` file) and every kernel (one
-//! `extern "C"` symbol in it) named by an enum, never by a formatted string.
+//! unmangled C-linkage symbol in it) named by an enum, never by a formatted string.
 
 use std::fmt;
 
@@ -111,7 +111,7 @@ impl KernelId {
         }
     }
 
-    /// The `extern "C"` symbol of this kernel in its module's code object.
+    /// The unmangled (C-linkage) symbol of this kernel in its module's code object.
     pub fn symbol(self) -> &'static str {
         match self {
             KernelId::FillF32 => "rf_fill_f32",
