@@ -32,7 +32,7 @@ pub use hip_ffi::{hipError_t, BlasDataType, BlasOp, DevicePtr, Dim3, Platform, P
 pub use memory::{
     format_bytes, DeviceBuffer, DeviceRepr, DeviceSlice, DeviceSliceMut, PinnedBuffer,
 };
-pub use module::{DevPtr, Kernel, KernelArgs, KernelParam, LaunchConfig, Module};
+pub use module::{DevPtr, Kernel, KernelArgs, KernelParam, LaunchConfig, Module, MAX_KERNEL_ARGS};
 pub use rtc::Compiler;
 pub use runtime::Hip;
 pub use stream::{Event, Stream};

@@ -447,6 +447,22 @@ impl<'a, T: DeviceRepr> DeviceSliceMut<'a, T> {
         DevPtr::new(self.ptr)
     }
 
+    /// Splits into two writable views at element `mid` (`[0, mid)` and `[mid, len)`).
+    pub fn split_at_mut(
+        self,
+        mid: usize,
+    ) -> Result<(DeviceSliceMut<'a, T>, DeviceSliceMut<'a, T>)> {
+        let (_, head) = sub_range::<T>(self.ptr, self.len, 0..mid)?;
+        let tail_ptr = self.ptr + (mid * std::mem::size_of::<T>()) as DevicePtr;
+        let view = |ptr, len| DeviceSliceMut {
+            ptr,
+            len,
+            stream: self.stream,
+            _t: PhantomData,
+        };
+        Ok((view(self.ptr, head), view(tail_ptr, self.len - mid)))
+    }
+
     /// Copies `src` in and waits; lengths must match.
     pub fn copy_from_host(&mut self, src: &[T]) -> Result<()> {
         // SAFETY: `src` stays borrowed until the stream is synchronised below.

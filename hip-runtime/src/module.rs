@@ -66,17 +66,24 @@ kernel_param!(u8, i8, u16, i16, u32, i32, u64, i64, f32, f64);
 // SAFETY: `repr(transparent)` over a 64-bit device address, like a C++ pointer.
 unsafe impl<T> KernelParam for DevPtr<T> {}
 
-/// A tuple of kernel parameters, in the kernel's parameter order.
+/// Most parameters a kernel launched through [`Kernel::launch`] may take.
+pub const MAX_KERNEL_ARGS: usize = 12;
+
+/// A tuple of kernel parameters (up to [`MAX_KERNEL_ARGS`]), in the kernel's order.
 pub trait KernelArgs {
-    /// Pointers to each value, in order, for `hipModuleLaunchKernel`.
-    fn pointers(&mut self) -> Vec<*mut c_void>;
+    /// Pointers to each value, in order, for `hipModuleLaunchKernel`; unused slots null.
+    /// Built on the stack: a launch allocates nothing.
+    fn pointers(&mut self) -> [*mut c_void; MAX_KERNEL_ARGS];
 }
 
 macro_rules! kernel_args {
     ($($name:ident : $idx:tt),*) => {
         impl<$($name: KernelParam),*> KernelArgs for ($($name,)*) {
-            fn pointers(&mut self) -> Vec<*mut c_void> {
-                vec![$(&mut self.$idx as *mut $name as *mut c_void),*]
+            #[allow(unused_mut)]
+            fn pointers(&mut self) -> [*mut c_void; MAX_KERNEL_ARGS] {
+                let mut out = [std::ptr::null_mut(); MAX_KERNEL_ARGS];
+                $(out[$idx] = &mut self.$idx as *mut $name as *mut c_void;)*
+                out
             }
         }
     };

@@ -45,6 +45,13 @@ fn buffers_round_trip_through_views() {
     buf.slice_mut(0..5).unwrap().memset(0xFF).unwrap();
     let v = buf.to_vec().unwrap();
     assert_eq!(&v[..6], &[-1, -1, -1, -1, -1, 5]);
+    let (head, mut tail) = buf.as_slice_mut().split_at_mut(60).unwrap();
+    assert_eq!((head.len(), tail.len()), (60, 40));
+    tail.memset(0).unwrap();
+    let v = buf.to_vec().unwrap();
+    assert_eq!((v[59], v[60], v[99]), (59, 0, 0));
+    buf.copy_from_host(&data).unwrap();
+    assert!(buf.as_slice_mut().split_at_mut(101).is_err());
     let mut other = DeviceBuffer::<i32>::zeroed(&stream, 3).unwrap();
     other
         .as_slice_mut()
