@@ -1,6 +1,7 @@
 //! `rocmforge pull` and `list` against a local HTTP server that speaks the hub's API
 //! (`/api/models/U/R/tree/main`, `/U/R/resolve/main/FILE` with Range): resume after a cut
-//! connection, a wrong checksum, a 404, a 401, and a pulled file resolving by name.
+//! connection, a wrong checksum, a 404, a 401, and a pulled file resolving and running by
+//! name.
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Write};
@@ -393,4 +394,60 @@ fn pull_needs_hf_token_for_gated_repositories() {
     assert!(out.status.success(), "{}", stderr(&out));
     let path = cache.path().join("hf/u/gated/g-Q4_0.gguf");
     assert_eq!(std::fs::read(path).unwrap(), bytes);
+}
+
+#[test]
+fn a_pulled_model_runs_by_name() {
+    let models = std::env::var_os("ROCMFORGE_MODELS")
+        .filter(|d| !d.is_empty())
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| {
+            Path::new(&std::env::var_os("HOME").expect("HOME")).join(".cache/rocmforge/models")
+        });
+    let real = models.join("SmolLM2-135M-Instruct.Q4_1.gguf");
+    let bytes = std::fs::read(&real).unwrap_or_else(|e| {
+        panic!(
+            "test model {} is missing ({e}): run `cargo xtask fetch-models`",
+            real.display()
+        )
+    });
+    let hub = FakeHub::start();
+    hub.add(
+        "HuggingFaceTB/SmolLM2-GGUF",
+        "smollm2-135m-instruct-q4_1.gguf",
+        bytes,
+    );
+    let cache = tempfile::tempdir().unwrap();
+    let out = rocmforge(
+        cache.path(),
+        &hub,
+        None,
+        &["pull", "HuggingFaceTB/SmolLM2-GGUF:Q4_1"],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+
+    let generate = ["-p", "The capital of France is", "-n", "6", "--temp", "0"];
+    let by_name = rocmforge(
+        cache.path(),
+        &hub,
+        None,
+        &[
+            &["run", "-m", "HuggingFaceTB/SmolLM2-GGUF:q4_1"][..],
+            &generate[..],
+        ]
+        .concat(),
+    );
+    assert!(by_name.status.success(), "{}", stderr(&by_name));
+    let by_path = rocmforge(
+        cache.path(),
+        &hub,
+        None,
+        &[&["run", "-m", real.to_str().unwrap()][..], &generate[..]].concat(),
+    );
+    assert!(by_path.status.success(), "{}", stderr(&by_path));
+    assert!(!by_name.stdout.is_empty());
+    assert_eq!(
+        by_name.stdout, by_path.stdout,
+        "same file, same greedy text"
+    );
 }
