@@ -36,6 +36,13 @@ fn iq2_scale(d: f32, s: u32) -> f32 {
     d * (0.5 + s as f32) * 0.25
 }
 
+/// The 4-bit scale of the 8 weights `8 * k..8 * k + 8` in IQ2_XS and IQ2_S: one scale
+/// per 16 weights, two per byte, low nibble first.
+#[inline]
+fn sixteen_scale(scales: &[u8; QK_K / 32], k: usize) -> u32 {
+    u32::from(scales[k / 4] >> (4 * (k / 2 % 2))) & 15
+}
+
 /// The sign byte of a 7-bit sign-pattern index (its eighth bit keeps the parity even).
 #[inline]
 fn ksigns(index: u32) -> u8 {
@@ -74,7 +81,7 @@ impl BlockFormat for BlockIQ2XS {
         for (k, y) in out.chunks_exact_mut(8).enumerate() {
             // Eight weights per u16; a scale nibble per 16 weights.
             let q = u32::from(self.qs[k].get());
-            let db = iq2_scale(d, u32::from(self.scales[k / 4] >> (4 * (k / 2 % 2))) & 15);
+            let db = iq2_scale(d, sixteen_scale(&self.scales, k));
             let point = IQ2XS_GRID[(q & 511) as usize];
             signed_point(db, point, ksigns(q >> 9), 0, y);
         }
@@ -90,7 +97,7 @@ impl BlockFormat for BlockIQ2S {
         let (low, signs) = self.qs.split_at(QK_K / 8);
         for (k, y) in out.chunks_exact_mut(8).enumerate() {
             let high = (usize::from(self.qh[k / 4]) >> (2 * (k % 4))) & 3;
-            let db = iq2_scale(d, u32::from(self.scales[k / 4] >> (4 * (k / 2 % 2))) & 15);
+            let db = iq2_scale(d, sixteen_scale(&self.scales, k));
             let point = IQ2S_GRID[usize::from(low[k]) | (high << 8)];
             signed_point(db, point, signs[k], 0, y);
         }
