@@ -210,19 +210,32 @@ fn devices_work_from_other_threads() {
 }
 
 #[test]
-fn peer_access_queries() {
+fn two_devices_alternate_on_one_thread_and_copy_between_them() {
     let Some(hip) = gpu_or_skip() else { return };
     let devices = hip.devices();
     if devices.len() < 2 {
         println!("skipped: one device, no peers");
         return;
     }
-    for a in &devices {
-        for b in &devices {
-            if a.ordinal() != b.ordinal() && a.can_access_peer(b).unwrap() {
-                a.enable_peer_access(b).unwrap();
-                a.enable_peer_access(b).unwrap();
-            }
+    let (d0, d1) = (&devices[0], &devices[1]);
+    for (a, b) in [(d0, d1), (d1, d0)] {
+        if a.can_access_peer(b).unwrap() {
+            a.enable_peer_access(b).unwrap();
+            a.enable_peer_access(b).unwrap();
         }
     }
+    let (s0, s1) = (Stream::new(d0).unwrap(), Stream::new(d1).unwrap());
+    let data: Vec<f32> = (0..1 << 16).map(|i| i as f32).collect();
+    let src = DeviceBuffer::from_host(&s0, &data).unwrap();
+    let mut dst = DeviceBuffer::<f32>::zeroed(&s1, data.len()).unwrap();
+    // Alternating devices on this thread: each call makes its own device current.
+    for _ in 0..3 {
+        assert_eq!(src.to_vec().unwrap()[7], 7.0);
+        assert_eq!(dst.to_vec().unwrap()[7], 0.0);
+    }
+    dst.as_slice_mut()
+        .copy_from_device(&src.as_slice())
+        .unwrap();
+    assert_eq!(dst.to_vec().unwrap(), data);
+    assert_eq!(dst.device().ordinal(), 1);
 }
