@@ -27,6 +27,18 @@ pub enum KernelError {
         /// The first ROCm release that knows the target.
         needed: String,
     },
+    /// The device runs a different warp width than kernels for its target are built for.
+    #[error("device {ordinal} ({arch}) reports warp size {device}, but kernels for {arch} are built for {expected}")]
+    WarpSize {
+        /// The device ordinal.
+        ordinal: usize,
+        /// Its target.
+        arch: String,
+        /// The warp size the device reports.
+        device: u32,
+        /// The warp size the kernels are compiled for.
+        expected: u32,
+    },
     /// The run-time compiler rejected a module; `log` is its full output.
     #[error("compiling {module} for {arch} with {compiler} failed ({status}):\n{log}")]
     Compile {

@@ -63,9 +63,19 @@ impl Kernels {
         cache: Option<DiskCache>,
         embedded: Embedded,
     ) -> Result<Self, KernelError> {
+        let info = device.info();
+        let arch = GpuArch::parse(&info.arch_full)?;
+        if info.warp_size != arch.warp_size() {
+            return Err(KernelError::WarpSize {
+                ordinal: info.ordinal,
+                arch: arch.to_string(),
+                device: info.warp_size,
+                expected: arch.warp_size(),
+            });
+        }
         Ok(Self {
             device: device.clone(),
-            arch: GpuArch::parse(&device.info().arch_full)?,
+            arch,
             cache,
             embedded,
             compiler: OnceLock::new(),
