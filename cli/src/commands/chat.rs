@@ -3,7 +3,7 @@
 //! part the cache doesn't hold yet is evaluated. `/reset` starts over, `/exit` or end of
 //! input quits; Ctrl-C stops the current answer (at the prompt it quits).
 
-use std::io::{BufRead, Write};
+use std::io::{BufRead, IsTerminal, Write};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -66,13 +66,18 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         loaded.path.display()
     );
     let stdin = std::io::stdin();
+    let interactive = stdin.is_terminal();
     let mut line = String::new();
     loop {
-        eprint!("> ");
-        std::io::stderr().flush()?;
+        if interactive {
+            eprint!("> ");
+            std::io::stderr().flush()?;
+        }
         line.clear();
         if stdin.lock().read_line(&mut line).context("reading stdin")? == 0 {
-            eprintln!();
+            if interactive {
+                eprintln!();
+            }
             break;
         }
         let input = line.trim_end_matches(['\n', '\r']);

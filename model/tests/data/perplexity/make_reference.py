@@ -57,6 +57,7 @@ def perplexity(path, text, n_ctx):
     first = n_ctx // 2
     nll = nll2 = 0.0
     count = 0
+    running = []
     for i in range(n_chunk):
         chunk = list(tokens[i * n_ctx:(i + 1) * n_ctx])
         if add_bos:
@@ -71,11 +72,24 @@ def perplexity(path, text, n_ctx):
             nll -= logprob
             nll2 += logprob * logprob
             count += 1
+        running.append(math.exp(nll / count))
     mean = nll / count
     ppl = math.exp(mean)
     var = nll2 / count - mean * mean
     stderr = ppl * math.sqrt(var / (count - 1)) if var > 0 else 0.0
-    return {"ppl": ppl, "stderr": stderr, "tokens": len(tokens), "chunks": n_chunk, "scored": count}
+    return {"ppl": ppl, "stderr": stderr, "tokens": len(tokens), "chunks": n_chunk, "scored": count,
+            "running_ppl": running}
+
+
+def cpu_name():
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown cpu"
 
 
 def main():
@@ -83,7 +97,7 @@ def main():
         text = f.read()
     out = {
         "made_by": f"model/tests/data/perplexity/make_reference.py (llama-cpp-python {llama_cpp.__version__})",
-        "machine": f"{platform.machine()} {platform.processor() or ''} {os.cpu_count()} cpus".strip(),
+        "machine": f"{cpu_name()}, {os.cpu_count()} cpus ({platform.machine()})",
         "date": time.strftime("%Y-%m-%d"),
         "models": {},
     }
