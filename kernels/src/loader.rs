@@ -151,6 +151,12 @@ impl Kernels {
     }
 }
 
+// The server shares one `Kernels` per device between its threads.
+const _: () = {
+    const fn shareable<T: Send + Sync>() {}
+    shareable::<Kernels>();
+};
+
 /// Looks `id` up in `loaded`'s code object.
 fn resolve(loaded: &Loaded, id: KernelId) -> Result<Kernel, KernelError> {
     loaded
