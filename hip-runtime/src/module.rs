@@ -228,7 +228,7 @@ impl Module {
         &self.inner.device
     }
 
-    /// Looks up a kernel by its (unmangled, `extern "C"`) name.
+    /// Looks up a kernel by its unmangled (C linkage) name.
     pub fn kernel(&self, name: &str) -> Result<Kernel> {
         let device = &self.inner.device;
         let hip = device.hip();

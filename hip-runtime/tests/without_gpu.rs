@@ -1,14 +1,10 @@
 //! What works on a machine without a GPU: a clear "no GPU" error from the real HIP
 //! runtime, and run-time compilation with the real hiprtc (CI installs Debian's ROCm).
 
-use hip_runtime::{Compiler, Error, Hip, Platform, PlatformChoice};
+mod common;
 
-const FILL: &str = r#"
-extern "C" __global__ void fill(float* out, float value, unsigned n) {
-    unsigned i = blockIdx.x * blockDim.x + threadIdx.x;
-    if (i < n) out[i] = value;
-}
-"#;
+use common::SOURCE;
+use hip_runtime::{Compiler, Error, Hip, Platform, PlatformChoice};
 
 /// hiprtc is required here except on an NVIDIA machine (the CUDA driver loads), which
 /// need not have ROCm installed.
@@ -52,10 +48,18 @@ fn hiprtc_compiles_for_amd_architectures_without_a_gpu() {
     };
     for arch in ["gfx908", "gfx90a", "gfx1030"] {
         let code = compiler
-            .compile("fill.hip", FILL, arch, &["-O3"])
+            .compile("runtime_tests.hip", SOURCE, arch, &["-O3"])
             .unwrap_or_else(|e| panic!("{arch}: {e}"));
         assert!(code.len() > 64, "{arch}: {} bytes", code.len());
         assert_eq!(&code[..4], b"\x7fELF", "{arch}: not a code object");
+        for kernel in ["fill", "add_one", "axpy"] {
+            let name = kernel.as_bytes();
+            assert!(
+                code.windows(name.len() + 1)
+                    .any(|w| &w[..name.len()] == name && w[name.len()] == 0),
+                "{arch}: no symbol `{kernel}` in the code object"
+            );
+        }
     }
 }
 
@@ -74,6 +78,6 @@ fn hiprtc_errors_carry_the_full_log() {
     assert!(msg.contains("undefined_name"), "log missing: {msg}");
     // The compiler still works after a failure.
     compiler
-        .compile("fill.hip", FILL, "gfx90a", &[])
+        .compile("runtime_tests.hip", SOURCE, "gfx90a", &[])
         .expect("a good source after a bad one");
 }

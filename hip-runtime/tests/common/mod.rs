@@ -4,21 +4,23 @@
 
 use hip_runtime::{Compiler, Device, Module};
 
-/// Kernels used by the tests; plain C++ that hiprtc and NVRTC both take.
-pub const SOURCE: &str = r#"
-extern "C" __global__ void fill(float* out, float value, unsigned n) {
+/// Kernels used by the tests; plain C++ that hiprtc and NVRTC both take (C linkage, so
+/// the names are unmangled).
+pub const SOURCE: &str = "
+#define KERNEL extern \"C\" __global__ void
+KERNEL fill(float* out, float value, unsigned n) {
     unsigned i = blockIdx.x * blockDim.x + threadIdx.x;
     if (i < n) out[i] = value;
 }
-extern "C" __global__ void add_one(float* data, unsigned n) {
+KERNEL add_one(float* data, unsigned n) {
     unsigned i = blockIdx.x * blockDim.x + threadIdx.x;
     if (i < n) data[i] += 1.0f;
 }
-extern "C" __global__ void axpy(float* y, const float* x, float a, unsigned n) {
+KERNEL axpy(float* y, const float* x, float a, unsigned n) {
     unsigned i = blockIdx.x * blockDim.x + threadIdx.x;
     if (i < n) y[i] += a * x[i];
 }
-"#;
+";
 
 /// Compiles [`SOURCE`] for `device` and loads it.
 pub fn test_module(device: &Device) -> Module {
