@@ -14,7 +14,10 @@ fn main() {
             Path::new(&env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"))
                 .join("prebuilt")
         });
-    println!("cargo:rerun-if-changed={}", dir.display());
+    // A missing path would rerun this script on every build; watch the nearest existing
+    // ancestor instead, so that creating the directory is still noticed.
+    let watched = dir.ancestors().find(|p| p.exists()).unwrap_or(&dir);
+    println!("cargo:rerun-if-changed={}", watched.display());
     let mut entries = Vec::new();
     for arch_dir in sorted_dir(&dir) {
         println!("cargo:rerun-if-changed={}", arch_dir.display());
