@@ -62,7 +62,7 @@ impl Hip {
             .map_err(|reason| Error::NoGpu { reason })
     }
 
-    /// Wraps an initialised driver that has devices, reading every device's description.
+    /// Initialises `driver`, checks it has devices and reads every device's description.
     pub fn from_driver(driver: Box<dyn Driver>) -> Result<Hip> {
         let driver = hip_ffi::require_device(driver)?;
         let count = driver
