@@ -145,7 +145,16 @@ impl<B: AttentionBackend> Model<B> {
         all_logits: bool,
     ) -> Result<&'c [f32], ModelError> {
         let start = ctx.seq_len(0);
-        self.decode(ctx, &Batch::for_sequence(tokens, start, 0, all_logits))
+        // Reuse the context's batch so decoding a token allocates nothing.
+        let mut batch = std::mem::take(&mut ctx.batch);
+        batch.clear();
+        for (i, &t) in tokens.iter().enumerate() {
+            batch.add(t, start + i, 0, all_logits || i + 1 == tokens.len());
+        }
+        let result = self.decode(ctx, &batch).map(|_| ());
+        ctx.batch = batch;
+        result?;
+        Ok(&ctx.logits)
     }
 
     /// Evaluates `batch` and returns its logits: `n_outputs × n_vocab`, row-major, one row

@@ -68,6 +68,8 @@ pub struct Context<B: AttentionBackend = ggml_core::backend::CpuBackend> {
     pub(crate) kv: B::KvStore,
     pub(crate) scratch: Scratch<B>,
     pub(crate) logits: Vec<f32>,
+    /// The batch [`Model::eval`](crate::Model::eval) fills, kept to reuse its allocation.
+    pub(crate) batch: crate::batch::Batch,
 }
 
 impl<B: AttentionBackend> Context<B> {
@@ -93,6 +95,7 @@ impl<B: AttentionBackend> Context<B> {
             kv: backend.new_kv_store(&cfg)?,
             scratch: Scratch::new(backend, c)?,
             logits: Vec::new(),
+            batch: crate::batch::Batch::with_capacity(MICRO_BATCH),
         })
     }
 
