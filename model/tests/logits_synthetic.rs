@@ -220,8 +220,8 @@ fn sequences_batched_together_equal_each_alone() {
         let mut ctx = m.new_context(64).unwrap();
         let mut batch = Batch::new();
         // Interleave the two sequences token by token.
-        for i in 0..PROMPT.len() {
-            batch.add(PROMPT[i], i, 3, i + 1 == PROMPT.len());
+        for (i, &t) in PROMPT.iter().enumerate() {
+            batch.add(t, i, 3, i + 1 == PROMPT.len());
             if let Some(&t) = other.get(i) {
                 batch.add(t, i, 5, i + 1 == other.len());
             }
