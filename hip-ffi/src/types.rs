@@ -145,3 +145,28 @@ device_attributes! {
     /// Integrated (APU) rather than discrete.
     Integrated = hip 16, cuda 18;
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+
+    #[test]
+    fn attribute_codes_are_distinct_per_vendor() {
+        let hip: HashSet<_> = DeviceAttribute::ALL.iter().map(|a| a.hip_code()).collect();
+        let cuda: HashSet<_> = DeviceAttribute::ALL.iter().map(|a| a.cuda_code()).collect();
+        assert_eq!(hip.len(), DeviceAttribute::ALL.len());
+        assert_eq!(cuda.len(), DeviceAttribute::ALL.len());
+        // Measured with a C compiler on ROCm 5.2's header; CUDA's from cuda.h.
+        assert_eq!(DeviceAttribute::WarpSize.hip_code(), 87);
+        assert_eq!(DeviceAttribute::MultiprocessorCount.hip_code(), 63);
+        assert_eq!(DeviceAttribute::WarpSize.cuda_code(), 10);
+        assert_eq!(DeviceAttribute::MemoryPoolsSupported.cuda_code(), 115);
+    }
+
+    #[test]
+    fn dims_and_volume() {
+        assert_eq!(Dim3::from(5).volume(), 5);
+        assert_eq!(Dim3::from((64, 64, 1)).volume(), 4096);
+    }
+}
