@@ -134,7 +134,11 @@ pub fn perplexity<B: AttentionBackend>(
         });
     }
     if opts.max_chunks == Some(0) {
-        return Err(PerplexityError::BadSetting { name: "chunks", value: 0, detail: "at least 1" });
+        return Err(PerplexityError::BadSetting {
+            name: "chunks",
+            value: 0,
+            detail: "at least 1",
+        });
     }
     if opts.n_batch == 0 {
         return Err(PerplexityError::BadSetting {
@@ -167,17 +171,13 @@ pub fn perplexity<B: AttentionBackend>(
         for start in (0..n_ctx).step_by(opts.n_batch) {
             let end = (start + opts.n_batch).min(n_ctx);
             batch.clear();
-            for pos in start..end {
+            for (pos, &token) in chunk.iter().enumerate().take(end).skip(start) {
                 let token = match (pos, bos) {
                     (0, Some(bos)) => bos,
-                    _ => chunk[pos],
+                    _ => token,
                 };
                 // Row `pos` predicts token `pos + 1`; only the second half is scored.
                 batch.add(token, pos, 0, pos >= first && pos + 1 < n_ctx);
-            }
-            if batch.n_outputs() == 0 {
-                model.decode(&mut ctx, &batch)?;
-                continue;
             }
             let logits = model.decode(&mut ctx, &batch)?;
             let scored_from = start.max(first);
