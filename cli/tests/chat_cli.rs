@@ -77,3 +77,42 @@ fn a_second_turn_only_evaluates_the_new_part_of_the_conversation() {
         counts[1]
     );
 }
+
+#[test]
+fn ctrl_c_stops_the_answer_not_the_program() {
+    use std::io::Read;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_rocmforge"))
+        .args(["chat", "-n", "2000", "--ignore-eos", "--seed", "3"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("starting rocmforge chat");
+    let mut stdin = child.stdin.take().expect("stdin");
+    stdin.write_all(b"Tell me a very long story.\n").unwrap();
+    stdin.flush().unwrap();
+    // Wait until the answer is streaming, then interrupt it.
+    let mut stdout = child.stdout.take().expect("stdout");
+    let mut first = [0u8; 1];
+    stdout.read_exact(&mut first).expect("the answer starts");
+    let status = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("running kill");
+    assert!(status.success());
+    // The program is still there: it takes the next line and exits on /exit.
+    stdin.write_all(b"/exit\n").unwrap();
+    drop(stdin);
+    let mut rest = String::new();
+    stdout.read_to_string(&mut rest).unwrap();
+    let out = child
+        .wait_with_output()
+        .expect("waiting for rocmforge chat");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "exit {:?}; stderr: {stderr}",
+        out.status
+    );
+    assert!(stderr.contains("(stopped)"), "{stderr}");
+}
