@@ -9,6 +9,7 @@
 
 use rayon::prelude::*;
 
+use super::simd::dot;
 use super::OpError;
 use crate::dtype::GgmlType;
 use crate::tensor::Tensor;
@@ -50,19 +51,6 @@ pub fn get_rows(table: &Tensor, ids: &[u32], out: &mut [f32]) -> Result<(), OpEr
                 })?;
             dequantize(table.ty(), row, dst)
         })
-}
-
-/// `a · b` with eight independent partial sums (vectorisable, and fast even unoptimised).
-pub fn dot(a: &[f32], b: &[f32]) -> f32 {
-    let mut s = [0f32; 8];
-    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
-    let tail: f32 = ca.remainder().iter().zip(cb.remainder()).map(|(x, y)| x * y).sum();
-    for (x, y) in ca.zip(cb) {
-        for i in 0..8 {
-            s[i] += x[i] * y[i];
-        }
-    }
-    ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7])) + tail
 }
 
 /// One weight row dotted with `m` activation rows of `k` elements: `acc[t] = row · x[t]`.

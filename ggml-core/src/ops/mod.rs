@@ -4,6 +4,7 @@
 pub mod elementwise;
 pub mod matmul;
 pub mod rope;
+pub mod simd;
 
 pub use elementwise::GluKind;
 pub use rope::{RopeMode, RopeParams};
