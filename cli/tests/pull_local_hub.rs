@@ -115,7 +115,8 @@ fn serve(stream: TcpStream, state: &Mutex<State>) {
             return;
         }
     }
-    let parts: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    let (route, query) = path.split_once('?').unwrap_or((&path, ""));
+    let parts: Vec<&str> = route.trim_start_matches('/').split('/').collect();
     match parts.as_slice() {
         ["api", "models", user, repo, "tree", "main"] => {
             let Some(files) = st.repos.get(&format!("{user}/{repo}")) else {
@@ -139,8 +140,25 @@ fn serve(stream: TcpStream, state: &Mutex<State>) {
                         "path": "README.md"}),
                 ])
                 .collect();
-            let body = serde_json::to_vec(&entries).unwrap();
-            respond(&mut out, "200 OK", &[], &body);
+            // Pages of two entries, linked like the hub does.
+            let page: usize = query
+                .strip_prefix("cursor=")
+                .and_then(|c| c.parse().ok())
+                .unwrap_or(0);
+            let body = serde_json::to_vec(
+                &entries[(2 * page).min(entries.len())..]
+                    .iter()
+                    .take(2)
+                    .collect::<Vec<_>>(),
+            )
+            .unwrap();
+            let link = format!("<{route}?cursor={}>; rel=\"next\"", page + 1);
+            let extra = if 2 * (page + 1) < entries.len() {
+                vec![("Link", link.as_str())]
+            } else {
+                vec![]
+            };
+            respond(&mut out, "200 OK", &extra, &body);
         }
         [user, repo, "resolve", "main", name] => {
             let file = st

@@ -5,7 +5,8 @@
 //! Endpoints used (the hub's public API; `HF_ENDPOINT` replaces `https://huggingface.co`):
 //! - `GET {endpoint}/api/models/{user}/{repo}/tree/main`: a JSON array of entries
 //!   `{"type": "file", "path": "x.gguf", "size": N, "oid": "<git sha1>",
-//!   "lfs": {"oid": "<sha256>", "size": N, "pointerSize": N}}`;
+//!   "lfs": {"oid": "<sha256>", "size": N, "pointerSize": N}}`, paged by a
+//!   `Link: <next url>; rel="next"` header;
 //! - `GET {endpoint}/{user}/{repo}/resolve/main/{file}`: the file's bytes (redirects
 //!   followed), with `Range: bytes=N-` to resume.
 //!
@@ -24,6 +25,9 @@ pub use download::Progress;
 
 /// The hub used when `HF_ENDPOINT` is not set.
 pub const DEFAULT_ENDPOINT: &str = "https://huggingface.co";
+
+/// Pages of a repository listing followed before giving up (the hub pages by ~1000 files).
+const MAX_LISTING_PAGES: usize = 100;
 
 /// How many times a cut download is resumed before `pull` gives up.
 const DOWNLOAD_ATTEMPTS: usize = 4;
@@ -220,22 +224,36 @@ impl HubClient {
 
     /// Every file at the top of the repository `repo_id` (`USER/REPO`) on branch main.
     pub fn list_files(&self, repo_id: &str) -> Result<Vec<RepoFile>, HubError> {
-        let url = format!("{}/api/models/{repo_id}/tree/main", self.endpoint);
-        let response = self.get(&url, None, &format!("repository {repo_id}"))?;
-        let body = response.into_string().map_err(|e| HubError::Unreachable {
-            url: url.clone(),
-            detail: e.to_string(),
-        })?;
-        let entries: Vec<TreeEntry> =
-            serde_json::from_str(&body).map_err(|e| HubError::BadListing {
+        let mut url = format!("{}/api/models/{repo_id}/tree/main", self.endpoint);
+        let mut files = Vec::new();
+        for _ in 0..MAX_LISTING_PAGES {
+            let response = self.get(&url, None, &format!("repository {repo_id}"))?;
+            let next = response.header("Link").and_then(next_link);
+            let body = response.into_string().map_err(|e| HubError::Unreachable {
                 url: url.clone(),
                 detail: e.to_string(),
             })?;
-        Ok(entries
-            .into_iter()
-            .filter(|e| e.kind == "file")
-            .map(|e| e.file)
-            .collect())
+            let entries: Vec<TreeEntry> =
+                serde_json::from_str(&body).map_err(|e| HubError::BadListing {
+                    url: url.clone(),
+                    detail: e.to_string(),
+                })?;
+            files.extend(
+                entries
+                    .into_iter()
+                    .filter(|e| e.kind == "file")
+                    .map(|e| e.file),
+            );
+            match next {
+                Some(next) if next.starts_with('/') => url = format!("{}{next}", self.endpoint),
+                Some(next) => url = next,
+                None => return Ok(files),
+            }
+        }
+        Err(HubError::BadListing {
+            url,
+            detail: format!("more than {MAX_LISTING_PAGES} pages"),
+        })
     }
 
     /// GET `url` (with `Range: bytes=N-` when `from` is given), mapping error statuses to
@@ -335,6 +353,19 @@ pub fn pick<'a>(spec: &HubSpec, files: &'a [RepoFile]) -> Result<&'a RepoFile, H
     }
 }
 
+/// The `rel="next"` target of an HTTP `Link` header (RFC 8288), as the hub sends for
+/// paginated listings: `<https://…?cursor=…>; rel="next"`.
+fn next_link(header: &str) -> Option<String> {
+    header.split(',').find_map(|link| {
+        let (target, params) = link.split_once(';')?;
+        let is_next = params
+            .split(';')
+            .any(|p| p.trim().eq_ignore_ascii_case("rel=\"next\""));
+        let target = target.trim().strip_prefix('<')?.strip_suffix('>')?;
+        is_next.then(|| target.to_string())
+    })
+}
+
 /// Percent-encodes a repository file path for a URL (unreserved characters and `/` kept).
 fn encode_path(path: &str) -> String {
     let mut out = String::with_capacity(path.len());
@@ -397,5 +428,11 @@ mod tests {
         assert_eq!(entries.len(), 2);
         assert_eq!(entries[1].file.lfs.as_ref().unwrap().oid, "abc");
         assert_eq!(encode_path("a b+c.gguf"), "a%20b%2Bc.gguf");
+        assert_eq!(
+            next_link("<https://h/api/x?cursor=2>; rel=\"next\", <https://h/p>; rel=\"prev\"")
+                .as_deref(),
+            Some("https://h/api/x?cursor=2")
+        );
+        assert_eq!(next_link("<https://h/p>; rel=\"prev\""), None);
     }
 }
