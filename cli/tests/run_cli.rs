@@ -31,6 +31,10 @@ fn hello_with_no_model_argument_uses_smollm2() {
     );
     let timing = stderr.lines().last().unwrap_or_default();
     assert!(
+        !stderr.contains("architecture:"),
+        "no load summary without --verbose: {stderr}"
+    );
+    assert!(
         timing.starts_with("prompt: 1 tokens, "),
         "timing line: {timing:?}"
     );
@@ -38,6 +42,18 @@ fn hello_with_no_model_argument_uses_smollm2() {
         timing.contains(" tok/s | generation: 6 tokens, ") && timing.ends_with(" tok/s"),
         "{timing:?}"
     );
+}
+
+#[test]
+fn verbose_prints_the_load_summary_on_stderr() {
+    let (stdout, stderr) = run(&["-m", "smollm2", "-p", "Hi", "-n", "1", "--verbose"]);
+    assert!(!stdout.contains("architecture"), "{stdout:?}");
+    assert!(
+        stderr.contains("architecture: llama, 30 layers"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("tensors: 272, weights "), "{stderr}");
+    assert!(stderr.contains("KV cache "), "{stderr}");
 }
 
 #[test]

@@ -63,7 +63,7 @@ impl ModelArgs {
         let tokenizer = Tokenizer::from_gguf(model.gguf())
             .with_context(|| format!("{}: tokenizer", path.display()))?;
         if self.verbose {
-            print_summary(&path, &model, &tokenizer, t.elapsed());
+            print_summary(&path, &model, &tokenizer, self.cache_type, t.elapsed());
         }
         Ok(Loaded {
             path,
@@ -77,9 +77,16 @@ fn print_summary(
     path: &std::path::Path,
     model: &Model,
     tokenizer: &Tokenizer,
+    kv_type: KvType,
     took: std::time::Duration,
 ) {
     let c = model.config();
+    let kv_elem = match kv_type {
+        KvType::F16 => 2,
+        KvType::F32 => 4,
+    };
+    let kv_bytes =
+        model.n_ctx() * c.n_layer * c.n_head_kv * (c.head_dim_k + c.head_dim_v) * kv_elem;
     let file = model.gguf();
     eprintln!(
         "model: {} ({})",
@@ -98,12 +105,13 @@ fn print_summary(
         tokenizer.kind()
     );
     eprintln!(
-        "tensors: {}, weights {} on {}, context {} (trained {}), loaded in {:.2}s",
+        "tensors: {}, weights {} on {}, context {} (trained {}), KV cache {} ({kv_type:?}), loaded in {:.2}s",
         file.tensors().len(),
         format::bytes(model.weight_bytes() as u64),
         model.backend_name(),
         model.n_ctx(),
         c.n_ctx_train,
+        format::bytes(kv_bytes as u64),
         took.as_secs_f64()
     );
 }
