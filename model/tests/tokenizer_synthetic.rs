@@ -246,3 +246,15 @@ fn errors_name_what_is_wrong() {
     assert!(err(no_bos).contains("adds a BOS token but the vocabulary has none"));
     assert!(err(bpe("smollm", &[], &[])).contains("empty"));
 }
+
+#[test]
+fn one_tokenizer_serves_many_threads() {
+    let t = Tokenizer::new(&bpe("qwen2", &["a", "b", "ab"], &["a b"])).unwrap();
+    let results: Vec<Vec<u32>> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..4)
+            .map(|_| s.spawn(|| t.encode("abab", false, false).unwrap()))
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert!(results.iter().all(|ids| ids == &[2, 2]), "{results:?}");
+}
