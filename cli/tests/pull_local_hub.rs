@@ -357,13 +357,20 @@ fn pull_reports_missing_repositories_files_and_quants() {
     let err = stderr(&out);
     assert!(err.contains("repository nobody/nothing not found"), "{err}");
 
+    hub.add("u/r", "m-Q6_K.gguf", payload(100));
+    hub.add("u/r", "m-Q5_0.gguf", payload(100));
     let out = rocmforge(cache.path(), &hub, None, &["pull", "u/r:Q4_K_M"]);
     assert_eq!(out.status.code(), Some(1));
     let err = stderr(&out);
-    assert!(
-        err.contains("no GGUF file in u/r matches `Q4_K_M`; available: m-Q8_0.gguf"),
-        "{err}"
-    );
+    let expected = "no GGUF file in u/r matches `Q4_K_M`; \
+                    available: m-Q8_0.gguf, m-Q6_K.gguf, m-Q5_0.gguf";
+    assert!(err.contains(expected), "every listing page read: {err}");
+    let pages = hub
+        .seen()
+        .iter()
+        .filter(|s| s.path.starts_with("/api/models/u/r/tree/main"))
+        .count();
+    assert_eq!(pages, 2, "4 entries in pages of 2");
 
     let out = rocmforge(cache.path(), &hub, None, &["pull", "not-a-hub-name"]);
     assert_eq!(out.status.code(), Some(1));
