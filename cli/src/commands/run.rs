@@ -224,7 +224,7 @@ impl SamplingArgs {
 pub struct Args {
     #[command(flatten)]
     model: ModelArgs,
-    /// The prompt.
+    /// The prompt; control tokens written in it (`<|im_start|>`) are parsed, as llama.cpp does.
     #[arg(short = 'p', long = "prompt")]
     prompt: String,
     /// Wrap the prompt as a user message in the model's chat template.
@@ -252,7 +252,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         let text = template.render(&messages, true)?;
         session.tokenize(template.strip_leading_bos(&text), true)?
     } else {
-        session.tokenize(&args.prompt, false)?
+        session.tokenize(&args.prompt, true)?
     };
     let stats = stream_to_stdout(
         &mut session,
