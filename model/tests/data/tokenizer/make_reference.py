@@ -10,7 +10,7 @@ those ids, the bytes of `llama_token_to_piece` for every id that appears (with a
 
 Exact command (from the repository root, with the models fetched by `cargo xtask fetch-models`):
 
-    pip install llama-cpp-python==0.3.36
+    pip install llama-cpp-python==0.3.36 gguf==0.19.0
     python3 model/tests/data/tokenizer/make_reference.py ~/.cache/rocmforge/models
 
 It writes `smollm2.json` and `gemma3-270m.json` beside this script. To reach the
