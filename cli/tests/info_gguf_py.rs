@@ -72,6 +72,7 @@ fn text_report_summarizes_metadata_and_totals() {
         "GGUF v3",
         "[49152 strings: \"<|endoftext|>\", \"<|im_start|>\", \"<|im_end|>\", …]",
         "hyperparameters (llama)",
+        "general.file_type                u32              3 (Q4_1)",
         "  block_count ",
         "token_embd.weight ",
         "576 x 49152",

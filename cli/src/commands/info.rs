@@ -18,6 +18,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use ggml_core::gguf::{keys, Array, GgufError, GgufFile, Value};
+use ggml_core::quantize_file::Mix;
 use ggml_core::GgmlType;
 use serde_json::json;
 
@@ -134,7 +135,14 @@ fn text_report(path: &Path, file: &GgufFile) -> String {
         ("VALUE", Align::Left),
     ]);
     for (key, value) in file.metadata().iter().filter(|(k, _)| !is_hyper(k)) {
-        meta.row(vec![key.to_string(), type_name(value), text_value(value)]);
+        let mut shown = text_value(value);
+        if key == keys::general::FILE_TYPE {
+            let mix = value.as_integer().and_then(|id| u32::try_from(id).ok());
+            if let Some(mix) = mix.and_then(Mix::from_file_type) {
+                shown.push_str(&format!(" ({mix})"));
+            }
+        }
+        meta.row(vec![key.to_string(), type_name(value), shown]);
     }
     out.push_str(&meta.render(2));
 

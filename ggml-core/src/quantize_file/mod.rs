@@ -69,6 +69,11 @@ impl Mix {
             .map(|r| r.0)
     }
 
+    /// The mix whose `general.file_type` is `id`, if it is one of these mixes.
+    pub fn from_file_type(id: u32) -> Option<Mix> {
+        MIXES.iter().find(|r| r.2 == id).map(|r| r.0)
+    }
+
     /// The name, as llama.cpp prints it.
     pub fn name(self) -> &'static str {
         self.row().1
@@ -228,6 +233,8 @@ mod tests {
             assert_eq!(Mix::from_name(&mix.name().to_lowercase()), Some(mix));
         }
         assert_eq!(Mix::from_name("Q4_K_M").map(Mix::file_type), Some(15));
+        assert_eq!(Mix::from_file_type(7), Some(Mix::Q8_0));
+        assert_eq!(Mix::from_file_type(11), None, "Q3_K_S is not offered");
         assert_eq!(Mix::from_name("q9_9"), None);
     }
 }
