@@ -61,6 +61,12 @@ fn row_times_activations(
     k: usize,
     acc: &mut [f32],
 ) -> Result<(), OpError> {
+    if acc.len() == 1 {
+        if let Some(v) = super::fused::dot_row(ty, row, &x[..k]) {
+            acc[0] = v;
+            return Ok(());
+        }
+    }
     let bs = ty.block_size();
     let step = (CHUNK / bs).max(1) * bs;
     let mut buf = [0f32; CHUNK];

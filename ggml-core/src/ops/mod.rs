@@ -2,6 +2,7 @@
 //! against (get_rows, mul_mat, rms_norm, rope, softmax, GLU, add/mul/scale, soft-capping).
 
 pub mod elementwise;
+pub mod fused;
 pub mod matmul;
 pub mod rope;
 pub mod simd;
