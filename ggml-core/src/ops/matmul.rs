@@ -9,7 +9,7 @@
 
 use rayon::prelude::*;
 
-use super::simd::dot;
+use super::simd::{dot, dot4};
 use super::OpError;
 use crate::dtype::GgmlType;
 use crate::tensor::Tensor;
@@ -84,6 +84,44 @@ fn row_times_activations(
     Ok(())
 }
 
+/// Weight rows sharing each activation load in a batched product.
+const GROUP: usize = 4;
+/// Elements per row dequantized at a time in a group (a multiple of every block size).
+const GROUP_CHUNK: usize = 1024;
+
+/// Four weight rows dotted with `m` activation rows: `out[j * m + t] = rows[j] · x[t]`.
+/// Each activation element is loaded once for the four rows.
+fn group_times_activations(
+    ty: GgmlType,
+    rows: [&[u8]; GROUP],
+    x: &[f32],
+    k: usize,
+    out: &mut [f32],
+) -> Result<(), OpError> {
+    let m = out.len() / GROUP;
+    let bs = ty.block_size();
+    let step = (GROUP_CHUNK / bs).max(1) * bs;
+    let mut buf = [[0f32; GROUP_CHUNK]; GROUP];
+    out.iter_mut().for_each(|a| *a = 0.0);
+    let mut off = 0;
+    while off < k {
+        let n = step.min(k - off);
+        let bytes = off / bs * ty.type_size()..(off + n) / bs * ty.type_size();
+        for (row, b) in rows.iter().zip(buf.iter_mut()) {
+            dequantize(ty, &row[bytes.clone()], &mut b[..n])?;
+        }
+        let w = [&buf[0][..n], &buf[1][..n], &buf[2][..n], &buf[3][..n]];
+        for t in 0..m {
+            let s = dot4(w, &x[t * k + off..t * k + off + n]);
+            for (j, v) in s.iter().enumerate() {
+                out[j * m + t] += v;
+            }
+        }
+        off += n;
+    }
+    Ok(())
+}
+
 /// `out_t[r * m + t] = w.row(r) · x[t]` for every weight row `r` and each of the `m`
 /// activation rows in `x` (`m × k`, row-major): the product laid out weight-row-major
 /// (`n × m`), which for a single activation row is the output row itself.
@@ -107,7 +145,9 @@ pub fn mul_mat_t(w: &Tensor, x: &[f32], m: usize, out_t: &mut [f32]) -> Result<(
     if m == 0 {
         return Ok(());
     }
-    let rows_per_task = (n / (rayon::current_num_threads() * 8)).max(1);
+    let rows_per_task = (n / (rayon::current_num_threads() * 8))
+        .max(1)
+        .next_multiple_of(GROUP);
     let ty = w.ty();
     let rb = w.row_bytes();
     let data = w.data();
@@ -115,9 +155,18 @@ pub fn mul_mat_t(w: &Tensor, x: &[f32], m: usize, out_t: &mut [f32]) -> Result<(
         .par_chunks_mut(m * rows_per_task)
         .enumerate()
         .try_for_each(|(task, out)| {
-            for (i, acc) in out.chunks_exact_mut(m).enumerate() {
-                let r = task * rows_per_task + i;
-                row_times_activations(ty, &data[r * rb..(r + 1) * rb], x, k, acc)?;
+            let first = task * rows_per_task;
+            for (g, group) in out.chunks_mut(GROUP * m).enumerate() {
+                let r0 = first + g * GROUP;
+                if m > 1 && group.len() == GROUP * m {
+                    let row = |j: usize| &data[(r0 + j) * rb..(r0 + j + 1) * rb];
+                    group_times_activations(ty, [row(0), row(1), row(2), row(3)], x, k, group)?;
+                    continue;
+                }
+                for (i, acc) in group.chunks_exact_mut(m).enumerate() {
+                    let r = r0 + i;
+                    row_times_activations(ty, &data[r * rb..(r + 1) * rb], x, k, acc)?;
+                }
             }
             Ok(())
         })
