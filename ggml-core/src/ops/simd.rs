@@ -1,0 +1,167 @@
+//! Runtime-dispatched SIMD helpers for the CPU ops: f32 dot products with AVX2+FMA on x86-64
+//! when the CPU has them, and a portable eight-lane fallback (the reference).
+
+/// `a · b` over `min(a.len(), b.len())` elements, with the fastest kernel the CPU supports.
+pub fn dot(a: &[f32], b: &[f32]) -> f32 {
+    #[cfg(target_arch = "x86_64")]
+    if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
+        // SAFETY: the CPU supports AVX2 and FMA, checked just above.
+        return unsafe { dot_avx2_fma(a, b) };
+    }
+    dot_portable(a, b)
+}
+
+/// `[w[0] · x, w[1] · x, w[2] · x, w[3] · x]` over `x.len()` elements (each `w[j]` at least
+/// as long), loading each element of `x` once.
+pub fn dot4(w: [&[f32]; 4], x: &[f32]) -> [f32; 4] {
+    #[cfg(target_arch = "x86_64")]
+    if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
+        // SAFETY: the CPU supports AVX2 and FMA, checked just above.
+        return unsafe { dot4_avx2_fma(w, x) };
+    }
+    w.map(|w| dot_portable(w, x))
+}
+
+/// `a · b` with eight independent partial sums: vectorisable by the compiler on any target.
+pub fn dot_portable(a: &[f32], b: &[f32]) -> f32 {
+    let n = a.len().min(b.len());
+    let mut s = [0f32; 8];
+    let (ca, cb) = (a[..n].chunks_exact(8), b[..n].chunks_exact(8));
+    let tail: f32 = ca
+        .remainder()
+        .iter()
+        .zip(cb.remainder())
+        .map(|(x, y)| x * y)
+        .sum();
+    for (x, y) in ca.zip(cb) {
+        for i in 0..8 {
+            s[i] += x[i] * y[i];
+        }
+    }
+    ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7])) + tail
+}
+
+/// AVX2+FMA dot product: two 8-wide fused multiply-add accumulators.
+///
+/// # Safety
+/// The CPU must support AVX2 and FMA.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn dot_avx2_fma(a: &[f32], b: &[f32]) -> f32 {
+    use std::arch::x86_64::{
+        _mm256_add_ps, _mm256_fmadd_ps, _mm256_loadu_ps, _mm256_setzero_ps, _mm256_storeu_ps,
+    };
+    let n = a.len().min(b.len());
+    let (pa, pb) = (a.as_ptr(), b.as_ptr());
+    let mut lanes = [0f32; 8];
+    let mut i = 0;
+    // SAFETY: every load reads 8 floats at offset `i` with `i + 8 <= n`, inside both
+    // slices; unaligned loads and stores need no alignment; the features are enabled.
+    unsafe {
+        let (mut acc0, mut acc1) = (_mm256_setzero_ps(), _mm256_setzero_ps());
+        while i + 16 <= n {
+            acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(pa.add(i)), _mm256_loadu_ps(pb.add(i)), acc0);
+            acc1 = _mm256_fmadd_ps(
+                _mm256_loadu_ps(pa.add(i + 8)),
+                _mm256_loadu_ps(pb.add(i + 8)),
+                acc1,
+            );
+            i += 16;
+        }
+        if i + 8 <= n {
+            acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(pa.add(i)), _mm256_loadu_ps(pb.add(i)), acc0);
+            i += 8;
+        }
+        _mm256_storeu_ps(lanes.as_mut_ptr(), _mm256_add_ps(acc0, acc1));
+    }
+    let tail: f32 = a[i..n].iter().zip(&b[i..n]).map(|(x, y)| x * y).sum();
+    ((lanes[0] + lanes[1]) + (lanes[2] + lanes[3]))
+        + ((lanes[4] + lanes[5]) + (lanes[6] + lanes[7]))
+        + tail
+}
+
+/// AVX2+FMA four-row dot product: one 8-wide accumulator per row.
+///
+/// # Safety
+/// The CPU must support AVX2 and FMA.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn dot4_avx2_fma(w: [&[f32]; 4], x: &[f32]) -> [f32; 4] {
+    use std::arch::x86_64::{
+        _mm256_fmadd_ps, _mm256_loadu_ps, _mm256_setzero_ps, _mm256_storeu_ps,
+    };
+    let n = w.iter().fold(x.len(), |n, w| n.min(w.len()));
+    let px = x.as_ptr();
+    let (p0, p1, p2, p3) = (w[0].as_ptr(), w[1].as_ptr(), w[2].as_ptr(), w[3].as_ptr());
+    let mut lanes = [[0f32; 8]; 4];
+    let mut i = 0;
+    // SAFETY: every load reads 8 floats at offset `i` with `i + 8 <= n`, inside `x` and
+    // each `w[j]`; unaligned loads and stores need no alignment; the features are enabled.
+    unsafe {
+        let (mut a0, mut a1) = (_mm256_setzero_ps(), _mm256_setzero_ps());
+        let (mut a2, mut a3) = (_mm256_setzero_ps(), _mm256_setzero_ps());
+        while i + 8 <= n {
+            let xv = _mm256_loadu_ps(px.add(i));
+            a0 = _mm256_fmadd_ps(_mm256_loadu_ps(p0.add(i)), xv, a0);
+            a1 = _mm256_fmadd_ps(_mm256_loadu_ps(p1.add(i)), xv, a1);
+            a2 = _mm256_fmadd_ps(_mm256_loadu_ps(p2.add(i)), xv, a2);
+            a3 = _mm256_fmadd_ps(_mm256_loadu_ps(p3.add(i)), xv, a3);
+            i += 8;
+        }
+        _mm256_storeu_ps(lanes[0].as_mut_ptr(), a0);
+        _mm256_storeu_ps(lanes[1].as_mut_ptr(), a1);
+        _mm256_storeu_ps(lanes[2].as_mut_ptr(), a2);
+        _mm256_storeu_ps(lanes[3].as_mut_ptr(), a3);
+    }
+    let mut out = [0f32; 4];
+    for j in 0..4 {
+        let l = &lanes[j];
+        let tail: f32 = w[j][i..n].iter().zip(&x[i..n]).map(|(a, b)| a * b).sum();
+        out[j] = ((l[0] + l[1]) + (l[2] + l[3])) + ((l[4] + l[5]) + (l[6] + l[7])) + tail;
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dispatched_dot_matches_the_portable_reference() {
+        for n in [0, 1, 7, 8, 15, 16, 17, 33, 300] {
+            let a: Vec<f32> = (0..n).map(|i| ((i * 7 % 13) as f32 - 6.0) / 8.0).collect();
+            let b: Vec<f32> = (0..n).map(|i| ((i * 5 % 11) as f32 - 5.0) / 4.0).collect();
+            let exact: f64 = a
+                .iter()
+                .zip(&b)
+                .map(|(x, y)| f64::from(*x) * f64::from(*y))
+                .sum();
+            for got in [dot(&a, &b), dot_portable(&a, &b)] {
+                assert!(
+                    (f64::from(got) - exact).abs() < 1e-4,
+                    "n={n}: {got} vs {exact}"
+                );
+            }
+        }
+        assert_eq!(
+            dot(&[1.0, 2.0, 3.0], &[4.0, 5.0]),
+            14.0,
+            "shorter slice bounds the sum"
+        );
+    }
+
+    #[test]
+    fn dot4_matches_four_single_dots() {
+        for n in [0, 5, 8, 21, 64] {
+            let rows: Vec<Vec<f32>> = (0..4)
+                .map(|j| (0..n).map(|i| ((i * 3 + j * 5) % 7) as f32 - 3.0).collect())
+                .collect();
+            let x: Vec<f32> = (0..n).map(|i| (i % 5) as f32 * 0.5).collect();
+            let got = dot4([&rows[0], &rows[1], &rows[2], &rows[3]], &x);
+            for j in 0..4 {
+                let want = dot_portable(&rows[j], &x);
+                assert!((got[j] - want).abs() < 1e-4, "n={n} row {j}");
+            }
+        }
+    }
+}
