@@ -197,6 +197,26 @@ impl Tensor {
         &self.source.bytes()[self.offset..self.offset + self.len]
     }
 
+    /// A view of rows `start..start + count` of a 2-D tensor (no copy), named `name`: how a
+    /// fused matrix (QKV, gate+up) is split into its parts.
+    pub fn slice_rows(
+        &self,
+        name: impl Into<String>,
+        start: usize,
+        count: usize,
+    ) -> Result<Tensor, TensorError> {
+        let name = name.into();
+        let end = start.checked_add(count);
+        if self.shape.len() != 2 || end.is_none_or(|e| e > self.n_rows()) {
+            return Err(TensorError::BadShape {
+                name,
+                shape: vec![self.row_len(), start, count],
+            });
+        }
+        let offset = self.offset + start * self.row_bytes();
+        Tensor::new(name, self.ty, vec![self.row_len(), count], self.source.clone(), offset)
+    }
+
     /// The bytes of row `i`, or `None` past the last row.
     pub fn row(&self, i: usize) -> Option<&[u8]> {
         let rb = self.row_bytes();
@@ -227,5 +247,9 @@ mod tests {
         );
         let err = Tensor::new("q", GgmlType::Q8_0, vec![31], src, 0).unwrap_err();
         assert!(matches!(err, TensorError::PartialBlock { block: 32, .. }));
+        let v = t.slice_rows("w.b", 1, 2).unwrap();
+        assert_eq!((v.shape(), v.row(0).unwrap()), (&[2, 2][..], t.row(1).unwrap()));
+        assert_eq!(v.row(1), t.row(2));
+        assert!(t.slice_rows("w.c", 2, 2).is_err());
     }
 }

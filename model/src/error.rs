@@ -52,6 +52,12 @@ pub enum ModelError {
         /// What is wrong.
         detail: String,
     },
+    /// A model feature this engine does not implement.
+    #[error("{what} is not supported")]
+    Unsupported {
+        /// The feature.
+        what: String,
+    },
     /// A tensor could not be placed over the file's bytes.
     #[error(transparent)]
     Tensor(#[from] TensorError),

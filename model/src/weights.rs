@@ -141,6 +141,27 @@ impl<B: Backend> Loader<'_, B> {
         Ok(self.backend.load_matrix(&t)?)
     }
 
+    /// A fused matrix of `k`-element rows split into consecutive row views of `parts` rows.
+    fn split<const N: usize>(
+        &mut self,
+        name: &str,
+        k: usize,
+        parts: [usize; N],
+    ) -> Result<[B::Matrix; N], ModelError> {
+        let t = self.src.require(name, &[k, parts.iter().sum()])?;
+        self.n_bytes += t.data().len();
+        let mut start = 0;
+        let mut views = Vec::with_capacity(N);
+        for (i, rows) in parts.into_iter().enumerate() {
+            let view = t.slice_rows(format!("{name}[{i}]"), start, rows)?;
+            views.push(self.backend.load_matrix(&view)?);
+            start += rows;
+        }
+        views.try_into().map_err(|_| ModelError::MissingTensor {
+            name: name.to_string(),
+        })
+    }
+
     fn vector(&mut self, name: &str, len: usize) -> Result<B::Vector, ModelError> {
         let t = self.src.require(name, &[len])?;
         self.n_bytes += t.data().len();
@@ -198,11 +219,28 @@ impl<B: Backend> Loader<'_, B> {
             c.n_head_kv * c.head_dim_v,
         );
         let o_in = c.n_head * c.head_dim_v;
+        let [wq, wk, wv] = if spec.fused_qkv {
+            self.split(&n(blk::ATTN_QKV), c.n_embd, [q_dim, kv_k, kv_v])?
+        } else {
+            [
+                self.matrix(&n(blk::ATTN_Q), &[c.n_embd, q_dim])?,
+                self.matrix(&n(blk::ATTN_K), &[c.n_embd, kv_k])?,
+                self.matrix(&n(blk::ATTN_V), &[c.n_embd, kv_v])?,
+            ]
+        };
+        let [gate, up] = if spec.fused_gate_up {
+            self.split(&n(blk::FFN_UP), c.n_embd, [c.n_ff, c.n_ff])?
+        } else {
+            [
+                self.matrix(&n(blk::FFN_GATE), &[c.n_embd, c.n_ff])?,
+                self.matrix(&n(blk::FFN_UP), &[c.n_embd, c.n_ff])?,
+            ]
+        };
         Ok(LayerWeights {
             attn_norm: self.vector(&n(blk::ATTN_NORM), c.n_embd)?,
-            wq: self.matrix(&n(blk::ATTN_Q), &[c.n_embd, q_dim])?,
-            wk: self.matrix(&n(blk::ATTN_K), &[c.n_embd, kv_k])?,
-            wv: self.matrix(&n(blk::ATTN_V), &[c.n_embd, kv_v])?,
+            wq,
+            wk,
+            wv,
             wo: self.matrix(&n(blk::ATTN_OUT), &[o_in, c.n_embd])?,
             bq: self.flagged_vector(spec.qkv_bias, &n(blk::ATTN_Q_BIAS), q_dim)?,
             bk: self.flagged_vector(spec.qkv_bias, &n(blk::ATTN_K_BIAS), kv_k)?,
@@ -212,8 +250,8 @@ impl<B: Backend> Loader<'_, B> {
             k_norm: self.when(spec.qk_norm, &n(blk::ATTN_K_NORM), c.head_dim_k)?,
             post_attn_norm: self.when(spec.post_norms, &n(blk::POST_ATTN_NORM), c.n_embd)?,
             ffn_norm: self.vector(&n(blk::FFN_NORM), c.n_embd)?,
-            gate: self.matrix(&n(blk::FFN_GATE), &[c.n_embd, c.n_ff])?,
-            up: self.matrix(&n(blk::FFN_UP), &[c.n_embd, c.n_ff])?,
+            gate,
+            up,
             down: self.matrix(&n(blk::FFN_DOWN), &[c.n_ff, c.n_embd])?,
             post_ffn_norm: self.when(spec.post_norms, &n(blk::POST_FFN_NORM), c.n_embd)?,
         })

@@ -40,6 +40,10 @@ struct Spec {
     post_norms: bool,
     tied: bool,
     window: Option<u32>,
+    /// Q/K/V and gate/up stored fused (phi3).
+    fused: bool,
+    /// Biases present but zero.
+    zero_bias: bool,
     skip: Option<&'static str>,
 }
 
@@ -51,8 +55,61 @@ const fn spec(arch: &'static str) -> Spec {
         post_norms: false,
         tied: true,
         window: None,
+        fused: false,
+        zero_bias: false,
         skip: None,
     }
+}
+
+/// A tensor to write: values depend only on the name, so two models share weights.
+struct Tensor {
+    name: String,
+    ty: GgmlType,
+    shape: Vec<usize>,
+    values: Vec<f32>,
+}
+
+fn tensor(name: &str, ty: GgmlType, shape: Vec<usize>) -> Tensor {
+    let n = shape.iter().product();
+    let seed = name
+        .bytes()
+        .fold(7u64, |h, b| h.wrapping_mul(31).wrapping_add(u64::from(b)));
+    let is_norm = name.contains("norm");
+    let mut values = values(n, seed, if is_norm { 0.2 } else { 0.5 });
+    if is_norm {
+        values.iter_mut().for_each(|v| *v += 1.0);
+    }
+    Tensor {
+        name: name.to_string(),
+        ty,
+        shape,
+        values,
+    }
+}
+
+/// Replaces layer `il`'s matrices `parts` by one matrix `fused` holding their rows in order.
+fn fuse(tensors: &mut Vec<Tensor>, il: usize, parts: &[&str], fused: &str) {
+    let names: Vec<String> = parts
+        .iter()
+        .map(|p| format!("blk.{il}.{p}.weight"))
+        .collect();
+    let mut rows = 0;
+    let mut values = Vec::new();
+    for name in &names {
+        let t = tensors
+            .iter()
+            .find(|t| &t.name == name)
+            .expect("part exists");
+        rows += t.shape[1];
+        values.extend_from_slice(&t.values);
+    }
+    tensors.retain(|t| !names.contains(&t.name));
+    tensors.push(Tensor {
+        name: format!("blk.{il}.{fused}.weight"),
+        ty: GgmlType::Q8_0,
+        shape: vec![N_EMBD, rows],
+        values,
+    });
 }
 
 /// A tiny model of `s.arch`: Q8_0 projections, F32 norms/biases/embeddings.
@@ -80,25 +137,22 @@ fn build(s: &Spec) -> Arc<GgufFile> {
     if let Some(win) = s.window {
         md.insert(arch_key(a, ak::ATTENTION_SLIDING_WINDOW), Value::U32(win));
     }
-    let mut tensors: Vec<(String, GgmlType, Vec<usize>)> = vec![
-        (
-            "token_embd.weight".into(),
-            GgmlType::F32,
-            vec![N_EMBD, N_VOCAB],
-        ),
-        ("output_norm.weight".into(), GgmlType::F32, vec![N_EMBD]),
+    let mut tensors: Vec<Tensor> = vec![
+        tensor("token_embd.weight", GgmlType::F32, vec![N_EMBD, N_VOCAB]),
+        tensor("output_norm.weight", GgmlType::F32, vec![N_EMBD]),
     ];
     if !s.tied {
-        tensors.push((
-            "output.weight".into(),
+        tensors.push(tensor(
+            "output.weight",
             GgmlType::Q8_0,
             vec![N_EMBD, N_VOCAB],
         ));
     }
     let (q, kv) = (N_HEAD * HEAD_DIM, N_HEAD_KV * HEAD_DIM);
     for il in 0..N_LAYER {
-        let mut add =
-            |n: &str, ty, shape: Vec<usize>| tensors.push((format!("blk.{il}.{n}"), ty, shape));
+        let mut add = |n: &str, ty, shape: Vec<usize>| {
+            tensors.push(tensor(&format!("blk.{il}.{n}"), ty, shape))
+        };
         add("attn_norm.weight", GgmlType::F32, vec![N_EMBD]);
         add("attn_q.weight", GgmlType::Q8_0, vec![N_EMBD, q]);
         add("attn_k.weight", GgmlType::Q8_0, vec![N_EMBD, kv]);
@@ -121,24 +175,30 @@ fn build(s: &Spec) -> Arc<GgufFile> {
             add("post_attention_norm.weight", GgmlType::F32, vec![N_EMBD]);
             add("post_ffw_norm.weight", GgmlType::F32, vec![N_EMBD]);
         }
+        if s.fused {
+            fuse(
+                &mut tensors,
+                il,
+                &["attn_q", "attn_k", "attn_v"],
+                "attn_qkv",
+            );
+            fuse(&mut tensors, il, &["ffn_gate", "ffn_up"], "ffn_up");
+        }
     }
-    tensors.retain(|(n, _, _)| Some(n.as_str()) != s.skip);
-    for (name, ty, shape) in &tensors {
-        let shape: Vec<u64> = shape.iter().map(|&d| d as u64).collect();
-        w.add_tensor(name.clone(), *ty, &shape).unwrap();
+    if s.zero_bias {
+        for t in tensors.iter_mut().filter(|t| t.name.ends_with(".bias")) {
+            t.values.iter_mut().for_each(|v| *v = 0.0);
+        }
+    }
+    tensors.retain(|t| Some(t.name.as_str()) != s.skip);
+    for t in &tensors {
+        let shape: Vec<u64> = t.shape.iter().map(|&d| d as u64).collect();
+        w.add_tensor(t.name.clone(), t.ty, &shape).unwrap();
     }
     let mut out = w.begin(Vec::new()).unwrap();
-    for (i, (name, ty, shape)) in tensors.iter().enumerate() {
-        let n: usize = shape.iter().product();
-        let is_norm = name.contains("norm");
-        let v = values(n, i as u64 + 7, if is_norm { 0.2 } else { 0.5 });
-        let v: Vec<f32> = if is_norm {
-            v.iter().map(|x| 1.0 + x).collect()
-        } else {
-            v
-        };
-        let mut bytes = vec![0u8; ty.bytes_for(n as u64).unwrap() as usize];
-        ggml_core::quants::quantize_row(*ty, &v, &mut bytes).unwrap();
+    for t in &tensors {
+        let mut bytes = vec![0u8; t.ty.bytes_for(t.values.len() as u64).unwrap() as usize];
+        ggml_core::quants::quantize_row(t.ty, &t.values, &mut bytes).unwrap();
         out.write_tensor(&bytes).unwrap();
     }
     Arc::new(GgufFile::from_bytes(out.finish().unwrap()).unwrap())
@@ -175,6 +235,10 @@ fn all_specs() -> Vec<Spec> {
             post_norms: true,
             window: Some(3),
             ..spec("gemma3")
+        },
+        Spec {
+            fused: true,
+            ..spec("phi3")
         },
     ]
 }
@@ -301,4 +365,28 @@ fn load_and_decode_errors_name_the_problem() {
         err.to_string().contains("position 3 of sequence 0"),
         "{err}"
     );
+}
+
+#[test]
+fn fused_phi3_matrices_equal_the_separate_ones() {
+    // phi3 with fused QKV and gate/up is qwen2's block (NEOX rope, SwiGLU) with zero biases.
+    let phi3 = load(&Spec {
+        fused: true,
+        ..spec("phi3")
+    })
+    .unwrap();
+    let qwen2 = load(&Spec {
+        bias: true,
+        zero_bias: true,
+        ..spec("qwen2")
+    })
+    .unwrap();
+    let mut a = phi3.new_context(16).unwrap();
+    let mut b = qwen2.new_context(16).unwrap();
+    let la = phi3.eval(&mut a, &PROMPT, true).unwrap();
+    let lb = qwen2.eval(&mut b, &PROMPT, true).unwrap();
+    assert!(max_diff(la, lb) < 1e-5);
+    // The same bytes, less qwen2's f32 Q/K/V biases.
+    let bias_bytes = N_LAYER * (N_HEAD + 2 * N_HEAD_KV) * HEAD_DIM * 4;
+    assert_eq!(phi3.weight_bytes() + bias_bytes, qwen2.weight_bytes());
 }

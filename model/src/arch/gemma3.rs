@@ -11,6 +11,8 @@ pub const GEMMA3: ArchSpec = ArchSpec {
     name: "gemma3",
     rope_mode: RopeMode::Neox,
     glu: GluKind::GeGluTanh,
+    fused_qkv: false,
+    fused_gate_up: false,
     qkv_bias: false,
     qk_norm: true,
     post_norms: true,

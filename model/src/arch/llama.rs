@@ -9,6 +9,8 @@ pub const LLAMA: ArchSpec = ArchSpec {
     name: "llama",
     rope_mode: RopeMode::Norm,
     glu: GluKind::SwiGlu,
+    fused_qkv: false,
+    fused_gate_up: false,
     qkv_bias: false,
     qk_norm: false,
     post_norms: false,

@@ -5,6 +5,7 @@
 
 mod gemma3;
 mod llama;
+mod phi3;
 mod qwen;
 
 use ggml_core::ops::{GluKind, RopeMode};
@@ -27,6 +28,10 @@ pub struct ArchSpec {
     pub rope_mode: RopeMode,
     /// Gated FFN activation.
     pub glu: GluKind,
+    /// Q, K and V are stored as one fused matrix (`attn_qkv`, rows Q then K then V).
+    pub fused_qkv: bool,
+    /// Gate and up projections are stored as one fused matrix (`ffn_up`, gate rows first).
+    pub fused_gate_up: bool,
     /// Q/K/V projections carry biases that must be present.
     pub qkv_bias: bool,
     /// Per-head RMS norms of Q and K (`attn_q_norm`, `attn_k_norm`).
@@ -50,6 +55,7 @@ pub const ARCHITECTURES: &[ArchSpec] = &[
     qwen::QWEN2,
     qwen::QWEN3,
     gemma3::GEMMA3,
+    phi3::PHI3,
 ];
 
 /// The spec of architecture `name`, if supported.
@@ -81,6 +87,8 @@ pub mod tensor_names {
     pub const OUTPUT: &str = "output.weight";
     /// Per-dimension rope frequency factors (llama3-style scaling).
     pub const ROPE_FREQS: &str = "rope_freqs.weight";
+    /// LongRoPE factors for contexts past the original length (phi3 128k).
+    pub const ROPE_FACTORS_LONG: &str = "rope_factors_long.weight";
 
     /// Per-layer tensor suffixes, joined as `blk.{il}.{suffix}`.
     pub mod blk {
@@ -92,6 +100,8 @@ pub mod tensor_names {
         pub const ATTN_K: &str = "attn_k.weight";
         /// Value projection.
         pub const ATTN_V: &str = "attn_v.weight";
+        /// Fused Q/K/V projection.
+        pub const ATTN_QKV: &str = "attn_qkv.weight";
         /// Attention output projection.
         pub const ATTN_OUT: &str = "attn_output.weight";
         /// Query bias.
@@ -136,6 +146,9 @@ mod tests {
             assert_eq!(lookup(a.name).map(|s| s.name), Some(a.name));
         }
         assert!(lookup("gpt-j").is_none());
-        assert_eq!(supported_names(), "llama, mistral, qwen2, qwen3, gemma3");
+        assert_eq!(
+            supported_names(),
+            "llama, mistral, qwen2, qwen3, gemma3, phi3"
+        );
     }
 }

@@ -9,6 +9,8 @@ pub const QWEN2: ArchSpec = ArchSpec {
     name: "qwen2",
     rope_mode: RopeMode::Neox,
     glu: GluKind::SwiGlu,
+    fused_qkv: false,
+    fused_gate_up: false,
     qkv_bias: true,
     qk_norm: false,
     post_norms: false,
