@@ -15,7 +15,7 @@ fn sum8(s: [f32; 8]) -> f32 {
 
 /// `Σ w[i] * x[i]` over one 32-element block.
 #[inline(always)]
-fn block_dot(w: &[f32; QK32], x: &[f32]) -> f32 {
+fn block_dot(w: &[f32; QK32], x: &[f32; QK32]) -> f32 {
     let mut s = [0f32; 8];
     for c in 0..QK32 / 8 {
         for i in 0..8 {
@@ -42,7 +42,7 @@ fn nibbles(qs: &[u8; QK32 / 2], bias: f32) -> [f32; QK32] {
 fn row_dot<B: crate::quants::blocks::RawBlock>(
     row: &[u8],
     x: &[f32],
-    block: impl Fn(&B, &[f32]) -> f32,
+    block: impl Fn(&B, &[f32; QK32]) -> f32,
 ) -> Option<f32> {
     let blocks = cast_blocks::<B>(row)?;
     if x.len() < blocks.len() * QK32 {
@@ -52,13 +52,13 @@ fn row_dot<B: crate::quants::blocks::RawBlock>(
         blocks
             .iter()
             .zip(x.chunks_exact(QK32))
-            .map(|(b, xs)| block(b, xs))
+            .map(|(b, xs)| block(b, xs.try_into().unwrap_or(&[0.0; QK32])))
             .sum(),
     )
 }
 
-#[inline(always)]
-fn dot_row_inline(ty: GgmlType, row: &[u8], x: &[f32]) -> Option<f32> {
+/// The portable kernels (the reference the AVX2 ones are checked against).
+fn dot_row_portable(ty: GgmlType, row: &[u8], x: &[f32]) -> Option<f32> {
     match ty {
         GgmlType::Q8_0 => row_dot(row, x, |b: &BlockQ8_0, xs| {
             let mut w = [0f32; QK32];
@@ -79,23 +79,141 @@ fn dot_row_inline(ty: GgmlType, row: &[u8], x: &[f32]) -> Option<f32> {
     }
 }
 
+/// AVX2/FMA/F16C block kernels: weights widened to f32 eight lanes at a time.
 #[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-/// # Safety
-/// The CPU must support AVX2 and FMA.
-unsafe fn dot_row_avx2(ty: GgmlType, row: &[u8], x: &[f32]) -> Option<f32> {
-    dot_row_inline(ty, row, x)
+mod avx2 {
+    use std::arch::x86_64::{
+        __m128i, __m256, _mm256_add_ps, _mm256_cvtepi32_ps, _mm256_cvtepi8_epi32, _mm256_fmadd_ps,
+        _mm256_loadu_ps, _mm256_mul_ps, _mm256_set1_ps, _mm256_setzero_ps, _mm256_storeu_ps,
+        _mm_and_si128, _mm_cvtph_ps, _mm_cvtsi32_si128, _mm_cvtss_f32, _mm_loadu_si128,
+        _mm_set1_epi8, _mm_srli_epi16, _mm_srli_si128, _mm_sub_epi8,
+    };
+
+    use super::{cast_blocks, BlockQ4_0, BlockQ4_1, BlockQ8_0, GgmlType, QK32};
+    use crate::quants::blocks::{F16Le, RawBlock};
+
+    /// `Σ w[i] * x[i]` over 32 elements as eight lane sums, the weights given as two
+    /// 16-byte vectors of signed bytes (elements 0..16 and 16..32).
+    #[target_feature(enable = "avx2,fma")]
+    fn dot_i8(lo: __m128i, hi: __m128i, x: &[f32; QK32]) -> __m256 {
+        let w0 = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(lo));
+        let w1 = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(lo, 8)));
+        let w2 = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(hi));
+        let w3 = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(hi, 8)));
+        let p = x.as_ptr();
+        // SAFETY: `x` holds 32 floats; the loads read 8 at offsets 0, 8, 16 and 24.
+        unsafe {
+            let acc = _mm256_mul_ps(w0, _mm256_loadu_ps(p));
+            let acc = _mm256_fmadd_ps(w1, _mm256_loadu_ps(p.add(8)), acc);
+            let acc = _mm256_fmadd_ps(w2, _mm256_loadu_ps(p.add(16)), acc);
+            _mm256_fmadd_ps(w3, _mm256_loadu_ps(p.add(24)), acc)
+        }
+    }
+
+    /// A 4-bit block's weights (low nibbles 0..16, high nibbles 16..32) minus `bias`.
+    #[target_feature(enable = "avx2")]
+    fn nibbles(qs: &[u8; QK32 / 2], bias: i8) -> (__m128i, __m128i) {
+        // SAFETY: `qs` holds exactly the 16 bytes the unaligned load reads.
+        let b = unsafe { _mm_loadu_si128(qs.as_ptr().cast()) };
+        let mask = _mm_set1_epi8(0x0f);
+        let bias = _mm_set1_epi8(bias);
+        let lo = _mm_sub_epi8(_mm_and_si128(b, mask), bias);
+        let hi = _mm_sub_epi8(_mm_and_si128(_mm_srli_epi16(b, 4), mask), bias);
+        (lo, hi)
+    }
+
+    /// The 32 signed bytes of a Q8_0 block as two 16-byte vectors.
+    #[target_feature(enable = "avx2")]
+    fn bytes32(qs: &[i8; QK32]) -> (__m128i, __m128i) {
+        let p = qs.as_ptr().cast::<__m128i>();
+        // SAFETY: `qs` holds 32 bytes; the unaligned loads read 16 at offsets 0 and 16.
+        unsafe { (_mm_loadu_si128(p), _mm_loadu_si128(p.add(1))) }
+    }
+
+    /// The sum of 32 activations as eight lane sums.
+    #[target_feature(enable = "avx2")]
+    fn sum_x(x: &[f32; QK32]) -> __m256 {
+        let p = x.as_ptr();
+        // SAFETY: `x` holds 32 floats; the loads read 8 at offsets 0, 8, 16 and 24.
+        unsafe {
+            let a = _mm256_add_ps(_mm256_loadu_ps(p), _mm256_loadu_ps(p.add(8)));
+            let b = _mm256_add_ps(_mm256_loadu_ps(p.add(16)), _mm256_loadu_ps(p.add(24)));
+            _mm256_add_ps(a, b)
+        }
+    }
+
+    #[target_feature(enable = "f16c")]
+    fn half(h: F16Le) -> f32 {
+        let bits = i32::from(u16::from_le_bytes(h.0));
+        _mm_cvtss_f32(_mm_cvtph_ps(_mm_cvtsi32_si128(bits)))
+    }
+
+    #[target_feature(enable = "avx2")]
+    fn hsum(v: __m256) -> f32 {
+        let mut l = [0f32; 8];
+        // SAFETY: `l` holds the 8 floats the unaligned store writes.
+        unsafe { _mm256_storeu_ps(l.as_mut_ptr(), v) };
+        ((l[0] + l[1]) + (l[2] + l[3])) + ((l[4] + l[5]) + (l[6] + l[7]))
+    }
+
+    /// One row of blocks `B` against `x` into one f32x8 accumulator; `block` adds a block.
+    #[inline(always)]
+    fn rows<B: RawBlock>(
+        row: &[u8],
+        x: &[f32],
+        zero: __m256,
+        block: impl Fn(&B, &[f32; QK32], __m256) -> __m256,
+    ) -> Option<__m256> {
+        let blocks = cast_blocks::<B>(row)?;
+        if x.len() < blocks.len() * QK32 {
+            return None;
+        }
+        let mut acc = zero;
+        for (b, xs) in blocks.iter().zip(x.chunks_exact(QK32)) {
+            acc = block(b, xs.try_into().ok()?, acc);
+        }
+        Some(acc)
+    }
+
+    /// `row · x` for Q8_0, Q4_0 and Q4_1 rows.
+    ///
+    /// # Safety
+    /// The CPU must support AVX2, FMA and F16C.
+    #[target_feature(enable = "avx2,fma,f16c")]
+    pub(super) unsafe fn dot_row(ty: GgmlType, row: &[u8], x: &[f32]) -> Option<f32> {
+        let zero = _mm256_setzero_ps();
+        let acc = match ty {
+            GgmlType::Q8_0 => rows(row, x, zero, |b: &BlockQ8_0, xs, acc| {
+                let (lo, hi) = bytes32(&b.qs);
+                _mm256_fmadd_ps(_mm256_set1_ps(half(b.d)), dot_i8(lo, hi, xs), acc)
+            }),
+            GgmlType::Q4_0 => rows(row, x, zero, |b: &BlockQ4_0, xs, acc| {
+                let (lo, hi) = nibbles(&b.qs, 8);
+                _mm256_fmadd_ps(_mm256_set1_ps(half(b.d)), dot_i8(lo, hi, xs), acc)
+            }),
+            GgmlType::Q4_1 => rows(row, x, zero, |b: &BlockQ4_1, xs, acc| {
+                let (lo, hi) = nibbles(&b.qs, 0);
+                let acc = _mm256_fmadd_ps(_mm256_set1_ps(half(b.d)), dot_i8(lo, hi, xs), acc);
+                _mm256_fmadd_ps(_mm256_set1_ps(half(b.m)), sum_x(xs), acc)
+            }),
+            _ => None,
+        }?;
+        Some(hsum(acc))
+    }
 }
 
 /// `row · x` for one weight row of type `ty` (whole blocks) and at least as many
 /// activations; `None` when `ty` has no fused kernel or the lengths do not fit.
 pub fn dot_row(ty: GgmlType, row: &[u8], x: &[f32]) -> Option<f32> {
     #[cfg(target_arch = "x86_64")]
-    if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
-        // SAFETY: the CPU supports AVX2 and FMA, checked just above.
-        return unsafe { dot_row_avx2(ty, row, x) };
+    if std::is_x86_feature_detected!("avx2")
+        && std::is_x86_feature_detected!("fma")
+        && std::is_x86_feature_detected!("f16c")
+    {
+        // SAFETY: the CPU supports AVX2, FMA and F16C, checked just above.
+        return unsafe { avx2::dot_row(ty, row, x) };
     }
-    dot_row_inline(ty, row, x)
+    dot_row_portable(ty, row, x)
 }
 
 #[cfg(test)]
@@ -115,7 +233,7 @@ mod tests {
             let mut deq = vec![0f32; k];
             crate::quants::dequantize_row(ty, &bytes, &mut deq).unwrap();
             let want: f32 = deq.iter().zip(&x).map(|(a, b)| a * b).sum();
-            let portable = dot_row_inline(ty, &bytes, &x).unwrap();
+            let portable = dot_row_portable(ty, &bytes, &x).unwrap();
             let dispatched = dot_row(ty, &bytes, &x).unwrap();
             for got in [portable, dispatched] {
                 assert!((got - want).abs() < 1e-3, "{ty}: {got} vs {want}");
