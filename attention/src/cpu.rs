@@ -3,6 +3,7 @@
 //! logit soft-capping, one-pass (online) softmax so no score buffer is needed.
 
 use ggml_core::backend::{Backend, CpuBackend};
+use ggml_core::ops::simd;
 use half::f16;
 use rayon::prelude::*;
 
@@ -38,16 +39,8 @@ impl Plane {
     /// `sum_i q[i] * self[start + i]`.
     fn dot(&self, start: usize, q: &[f32]) -> f32 {
         match self {
-            Plane::F16(d) => d[start..start + q.len()]
-                .iter()
-                .zip(q)
-                .map(|(k, q)| f16::from_bits(*k).to_f32() * q)
-                .sum(),
-            Plane::F32(d) => d[start..start + q.len()]
-                .iter()
-                .zip(q)
-                .map(|(k, q)| k * q)
-                .sum(),
+            Plane::F16(d) => simd::dot_f16(&d[start..start + q.len()], q),
+            Plane::F32(d) => simd::dot(&d[start..start + q.len()], q),
         }
     }
 
@@ -55,10 +48,7 @@ impl Plane {
     fn axpby(&self, start: usize, keep: f32, w: f32, acc: &mut [f32]) {
         let end = start + acc.len();
         match self {
-            Plane::F16(d) => acc
-                .iter_mut()
-                .zip(&d[start..end])
-                .for_each(|(a, v)| *a = *a * keep + w * f16::from_bits(*v).to_f32()),
+            Plane::F16(d) => simd::scale_add_f16(acc, keep, w, &d[start..end]),
             Plane::F32(d) => acc
                 .iter_mut()
                 .zip(&d[start..end])

@@ -1,5 +1,6 @@
-//! Runtime-dispatched SIMD helpers for the CPU ops: f32 dot products with AVX2+FMA on x86-64
-//! when the CPU has them, and a portable eight-lane fallback (the reference).
+//! Runtime-dispatched SIMD helpers for the CPU ops: f32 and f16×f32 dot products and the
+//! f16 scaled accumulate of attention, with AVX2+FMA(+F16C) on x86-64 when the CPU has
+//! them, and portable fallbacks (the reference).
 
 /// `a · b` over `min(a.len(), b.len())` elements, with the fastest kernel the CPU supports.
 pub fn dot(a: &[f32], b: &[f32]) -> f32 {
@@ -9,6 +10,105 @@ pub fn dot(a: &[f32], b: &[f32]) -> f32 {
         return unsafe { dot_avx2_fma(a, b) };
     }
     dot_portable(a, b)
+}
+
+/// `Σ f16(a[i]) * b[i]`: `a` holds IEEE half-precision bit patterns (a KV cache row).
+pub fn dot_f16(a: &[u16], b: &[f32]) -> f32 {
+    #[cfg(target_arch = "x86_64")]
+    if has_avx2_fma_f16c() {
+        // SAFETY: the CPU supports AVX2, FMA and F16C, checked just above.
+        return unsafe { x86::dot_f16(a, b) };
+    }
+    a.iter()
+        .zip(b)
+        .map(|(h, x)| half::f16::from_bits(*h).to_f32() * x)
+        .sum()
+}
+
+/// `acc[i] = acc[i] * keep + w * f16(v[i])` over `acc.len()` elements (`v` at least as
+/// long): the running update of attention's weighted value sum.
+pub fn scale_add_f16(acc: &mut [f32], keep: f32, w: f32, v: &[u16]) {
+    #[cfg(target_arch = "x86_64")]
+    if has_avx2_fma_f16c() && v.len() >= acc.len() {
+        // SAFETY: the CPU supports AVX2, FMA and F16C, checked just above.
+        return unsafe { x86::scale_add_f16(acc, keep, w, v) };
+    }
+    acc.iter_mut()
+        .zip(v)
+        .for_each(|(a, h)| *a = *a * keep + w * half::f16::from_bits(*h).to_f32());
+}
+
+#[cfg(target_arch = "x86_64")]
+fn has_avx2_fma_f16c() -> bool {
+    std::is_x86_feature_detected!("avx2")
+        && std::is_x86_feature_detected!("fma")
+        && std::is_x86_feature_detected!("f16c")
+}
+
+/// AVX2/FMA/F16C kernels over half-precision rows.
+#[cfg(target_arch = "x86_64")]
+mod x86 {
+    use std::arch::x86_64::{
+        _mm256_cvtph_ps, _mm256_fmadd_ps, _mm256_loadu_ps, _mm256_mul_ps, _mm256_set1_ps,
+        _mm256_setzero_ps, _mm256_storeu_ps, _mm_loadu_si128,
+    };
+
+    /// See [`super::dot_f16`].
+    ///
+    /// # Safety
+    /// The CPU must support AVX2, FMA and F16C.
+    #[target_feature(enable = "avx2,fma,f16c")]
+    pub(super) unsafe fn dot_f16(a: &[u16], b: &[f32]) -> f32 {
+        let n = a.len().min(b.len());
+        let mut i = 0;
+        let mut acc = _mm256_setzero_ps();
+        while i + 8 <= n {
+            // SAFETY: both loads read 8 elements at offset `i`, `i + 8 <= n`, inside both
+            // slices; unaligned loads need no alignment.
+            let (h, x) = unsafe {
+                (
+                    _mm256_cvtph_ps(_mm_loadu_si128(a.as_ptr().add(i).cast())),
+                    _mm256_loadu_ps(b.as_ptr().add(i)),
+                )
+            };
+            acc = _mm256_fmadd_ps(h, x, acc);
+            i += 8;
+        }
+        let mut l = [0f32; 8];
+        // SAFETY: `l` holds the 8 floats the unaligned store writes.
+        unsafe { _mm256_storeu_ps(l.as_mut_ptr(), acc) };
+        let tail: f32 = a[i..n]
+            .iter()
+            .zip(&b[i..n])
+            .map(|(h, x)| half::f16::from_bits(*h).to_f32() * x)
+            .sum();
+        ((l[0] + l[1]) + (l[2] + l[3])) + ((l[4] + l[5]) + (l[6] + l[7])) + tail
+    }
+
+    /// See [`super::scale_add_f16`]; `v.len() >= acc.len()`.
+    ///
+    /// # Safety
+    /// The CPU must support AVX2, FMA and F16C.
+    #[target_feature(enable = "avx2,fma,f16c")]
+    pub(super) unsafe fn scale_add_f16(acc: &mut [f32], keep: f32, w: f32, v: &[u16]) {
+        let n = acc.len();
+        let (kv, wv) = (_mm256_set1_ps(keep), _mm256_set1_ps(w));
+        let mut i = 0;
+        while i + 8 <= n {
+            // SAFETY: loads and the store touch 8 elements at offset `i`, `i + 8 <= n`,
+            // inside `acc` and `v` (`v.len() >= n`); unaligned access needs no alignment.
+            unsafe {
+                let p = acc.as_mut_ptr().add(i);
+                let h = _mm256_cvtph_ps(_mm_loadu_si128(v.as_ptr().add(i).cast()));
+                let r = _mm256_fmadd_ps(wv, h, _mm256_mul_ps(_mm256_loadu_ps(p), kv));
+                _mm256_storeu_ps(p, r);
+            }
+            i += 8;
+        }
+        for (a, h) in acc[i..].iter_mut().zip(&v[i..]) {
+            *a = *a * keep + w * half::f16::from_bits(*h).to_f32();
+        }
+    }
 }
 
 /// `[w[0] · x, w[1] · x, w[2] · x, w[3] · x]` over `x.len()` elements (each `w[j]` at least
@@ -148,6 +248,28 @@ mod tests {
             14.0,
             "shorter slice bounds the sum"
         );
+    }
+
+    #[test]
+    fn f16_kernels_match_the_portable_math() {
+        for n in [0, 3, 8, 19, 64] {
+            let a: Vec<u16> = (0..n)
+                .map(|i| half::f16::from_f32((i % 9) as f32 * 0.25 - 1.0).to_bits())
+                .collect();
+            let b: Vec<f32> = (0..n).map(|i| (i % 7) as f32 * 0.5 - 1.5).collect();
+            let want: f32 = a
+                .iter()
+                .zip(&b)
+                .map(|(h, x)| half::f16::from_bits(*h).to_f32() * x)
+                .sum();
+            assert!((dot_f16(&a, &b) - want).abs() < 1e-4, "dot n={n}");
+            let mut acc = b.clone();
+            scale_add_f16(&mut acc, 0.5, 2.0, &a);
+            for i in 0..n {
+                let expect = b[i] * 0.5 + 2.0 * half::f16::from_bits(a[i]).to_f32();
+                assert!((acc[i] - expect).abs() < 1e-5, "scale_add n={n} i={i}");
+            }
+        }
     }
 
     #[test]
