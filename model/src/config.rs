@@ -281,7 +281,8 @@ mod tests {
         let err = ModelConfig::arch_spec(&md("gptx", &[])).unwrap_err();
         let msg = err.to_string();
         assert!(
-            msg.contains("`gptx`") && msg.contains("llama, mistral, qwen2, qwen3, gemma3"),
+            msg.contains("`gptx`")
+                && msg.contains("llama, mistral, qwen2, qwen3, gemma2, gemma3, phi3"),
             "{msg}"
         );
     }

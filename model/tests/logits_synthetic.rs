@@ -237,6 +237,11 @@ fn all_specs() -> Vec<Spec> {
             ..spec("gemma3")
         },
         Spec {
+            post_norms: true,
+            window: Some(3),
+            ..spec("gemma2")
+        },
+        Spec {
             fused: true,
             ..spec("phi3")
         },

@@ -3,7 +3,7 @@
 //! hyperparameter quirks. One `ArchSpec` per architecture; the forward pass reads these
 //! flags, so shared layers are written once.
 
-mod gemma3;
+mod gemma;
 mod llama;
 mod phi3;
 mod qwen;
@@ -54,7 +54,8 @@ pub const ARCHITECTURES: &[ArchSpec] = &[
     llama::MISTRAL,
     qwen::QWEN2,
     qwen::QWEN3,
-    gemma3::GEMMA3,
+    gemma::GEMMA2,
+    gemma::GEMMA3,
     phi3::PHI3,
 ];
 
@@ -148,7 +149,7 @@ mod tests {
         assert!(lookup("gpt-j").is_none());
         assert_eq!(
             supported_names(),
-            "llama, mistral, qwen2, qwen3, gemma3, phi3"
+            "llama, mistral, qwen2, qwen3, gemma2, gemma3, phi3"
         );
     }
 }
