@@ -121,7 +121,7 @@ pub mod tokenizer {
     /// Unknown token id.
     pub const UNKNOWN_TOKEN_ID: &str = "tokenizer.ggml.unknown_token_id";
     /// Separator token id.
-    pub const SEPARATOR_TOKEN_ID: &str = "tokenizer.ggml.separator_token_id";
+    pub const SEPARATOR_TOKEN_ID: &str = "tokenizer.ggml.seperator_token_id";
     /// Padding token id.
     pub const PADDING_TOKEN_ID: &str = "tokenizer.ggml.padding_token_id";
     /// Whether to prepend the BOS token.
