@@ -214,7 +214,13 @@ impl Tensor {
             });
         }
         let offset = self.offset + start * self.row_bytes();
-        Tensor::new(name, self.ty, vec![self.row_len(), count], self.source.clone(), offset)
+        Tensor::new(
+            name,
+            self.ty,
+            vec![self.row_len(), count],
+            self.source.clone(),
+            offset,
+        )
     }
 
     /// The bytes of row `i`, or `None` past the last row.
@@ -248,7 +254,10 @@ mod tests {
         let err = Tensor::new("q", GgmlType::Q8_0, vec![31], src, 0).unwrap_err();
         assert!(matches!(err, TensorError::PartialBlock { block: 32, .. }));
         let v = t.slice_rows("w.b", 1, 2).unwrap();
-        assert_eq!((v.shape(), v.row(0).unwrap()), (&[2, 2][..], t.row(1).unwrap()));
+        assert_eq!(
+            (v.shape(), v.row(0).unwrap()),
+            (&[2, 2][..], t.row(1).unwrap())
+        );
         assert_eq!(v.row(1), t.row(2));
         assert!(t.slice_rows("w.c", 2, 2).is_err());
     }

@@ -120,7 +120,7 @@ pub mod tokenizer {
     pub const EOM_TOKEN_ID: &str = "tokenizer.ggml.eom_token_id";
     /// Unknown token id.
     pub const UNKNOWN_TOKEN_ID: &str = "tokenizer.ggml.unknown_token_id";
-    /// Separator token id.
+    /// Separator token id (GGUF and llama.cpp spell the key `seperator`).
     pub const SEPARATOR_TOKEN_ID: &str = "tokenizer.ggml.seperator_token_id";
     /// Padding token id.
     pub const PADDING_TOKEN_ID: &str = "tokenizer.ggml.padding_token_id";
