@@ -9,7 +9,7 @@
 
 use rayon::prelude::*;
 
-use super::simd::{dot, dot4};
+use super::simd::{dot, dot4x2};
 use super::OpError;
 use crate::dtype::GgmlType;
 use crate::tensor::Tensor;
@@ -111,10 +111,15 @@ fn group_times_activations(
             dequantize(ty, &row[bytes.clone()], &mut b[..n])?;
         }
         let w = [&buf[0][..n], &buf[1][..n], &buf[2][..n], &buf[3][..n]];
-        for t in 0..m {
-            let s = dot4(w, &x[t * k + off..t * k + off + n]);
-            for (j, v) in s.iter().enumerate() {
-                out[j * m + t] += v;
+        let xs = |t: usize| &x[t * k + off..t * k + off + n];
+        for t in (0..m).step_by(2) {
+            // An odd last row pairs with itself; its second result is dropped.
+            let t1 = (t + 1).min(m - 1);
+            let s = dot4x2(w, [xs(t), xs(t1)]);
+            for (tt, st) in [(t, s[0]), (t1, s[1])].into_iter().take(1 + t1 - t) {
+                for (j, v) in st.iter().enumerate() {
+                    out[j * m + tt] += v;
+                }
             }
         }
         off += n;

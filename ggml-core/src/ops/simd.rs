@@ -111,15 +111,15 @@ mod x86 {
     }
 }
 
-/// `[w[0] · x, w[1] · x, w[2] · x, w[3] · x]` over `x.len()` elements (each `w[j]` at least
-/// as long), loading each element of `x` once.
-pub fn dot4(w: [&[f32]; 4], x: &[f32]) -> [f32; 4] {
+/// `out[t][j] = w[j] · x[t]` for four weight rows and two activation rows, over
+/// `min` of the lengths: a 4×2 register tile, so each load feeds two or four products.
+pub fn dot4x2(w: [&[f32]; 4], x: [&[f32]; 2]) -> [[f32; 4]; 2] {
     #[cfg(target_arch = "x86_64")]
     if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
         // SAFETY: the CPU supports AVX2 and FMA, checked just above.
-        return unsafe { dot4_avx2_fma(w, x) };
+        return unsafe { dot4x2_avx2_fma(w, x) };
     }
-    w.map(|w| dot_portable(w, x))
+    x.map(|x| w.map(|w| dot_portable(w, x)))
 }
 
 /// `a · b` with eight independent partial sums: vectorisable by the compiler on any target.
@@ -180,44 +180,57 @@ unsafe fn dot_avx2_fma(a: &[f32], b: &[f32]) -> f32 {
         + tail
 }
 
-/// AVX2+FMA four-row dot product: one 8-wide accumulator per row.
+/// AVX2+FMA 4×2 tile of dot products: eight 8-wide accumulators.
 ///
 /// # Safety
 /// The CPU must support AVX2 and FMA.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-unsafe fn dot4_avx2_fma(w: [&[f32]; 4], x: &[f32]) -> [f32; 4] {
+unsafe fn dot4x2_avx2_fma(w: [&[f32]; 4], x: [&[f32]; 2]) -> [[f32; 4]; 2] {
     use std::arch::x86_64::{
         _mm256_fmadd_ps, _mm256_loadu_ps, _mm256_setzero_ps, _mm256_storeu_ps,
     };
-    let n = w.iter().fold(x.len(), |n, w| n.min(w.len()));
-    let px = x.as_ptr();
+    let n = w.iter().chain(&x).fold(usize::MAX, |n, v| n.min(v.len()));
+    let (x0, x1) = (x[0].as_ptr(), x[1].as_ptr());
     let (p0, p1, p2, p3) = (w[0].as_ptr(), w[1].as_ptr(), w[2].as_ptr(), w[3].as_ptr());
-    let mut lanes = [[0f32; 8]; 4];
+    let mut lanes = [[0f32; 8]; 8];
     let mut i = 0;
-    // SAFETY: every load reads 8 floats at offset `i` with `i + 8 <= n`, inside `x` and
-    // each `w[j]`; unaligned loads and stores need no alignment; the features are enabled.
+    // SAFETY: every load reads 8 floats at offset `i` with `i + 8 <= n`, inside each `x[t]`
+    // and `w[j]`; unaligned loads and stores need no alignment; the features are enabled.
     unsafe {
-        let (mut a0, mut a1) = (_mm256_setzero_ps(), _mm256_setzero_ps());
-        let (mut a2, mut a3) = (_mm256_setzero_ps(), _mm256_setzero_ps());
+        let z = _mm256_setzero_ps();
+        let (mut a00, mut a01, mut a02, mut a03) = (z, z, z, z);
+        let (mut a10, mut a11, mut a12, mut a13) = (z, z, z, z);
         while i + 8 <= n {
-            let xv = _mm256_loadu_ps(px.add(i));
-            a0 = _mm256_fmadd_ps(_mm256_loadu_ps(p0.add(i)), xv, a0);
-            a1 = _mm256_fmadd_ps(_mm256_loadu_ps(p1.add(i)), xv, a1);
-            a2 = _mm256_fmadd_ps(_mm256_loadu_ps(p2.add(i)), xv, a2);
-            a3 = _mm256_fmadd_ps(_mm256_loadu_ps(p3.add(i)), xv, a3);
+            let (v0, v1) = (_mm256_loadu_ps(x0.add(i)), _mm256_loadu_ps(x1.add(i)));
+            let w0 = _mm256_loadu_ps(p0.add(i));
+            a00 = _mm256_fmadd_ps(w0, v0, a00);
+            a10 = _mm256_fmadd_ps(w0, v1, a10);
+            let w1 = _mm256_loadu_ps(p1.add(i));
+            a01 = _mm256_fmadd_ps(w1, v0, a01);
+            a11 = _mm256_fmadd_ps(w1, v1, a11);
+            let w2 = _mm256_loadu_ps(p2.add(i));
+            a02 = _mm256_fmadd_ps(w2, v0, a02);
+            a12 = _mm256_fmadd_ps(w2, v1, a12);
+            let w3 = _mm256_loadu_ps(p3.add(i));
+            a03 = _mm256_fmadd_ps(w3, v0, a03);
+            a13 = _mm256_fmadd_ps(w3, v1, a13);
             i += 8;
         }
-        _mm256_storeu_ps(lanes[0].as_mut_ptr(), a0);
-        _mm256_storeu_ps(lanes[1].as_mut_ptr(), a1);
-        _mm256_storeu_ps(lanes[2].as_mut_ptr(), a2);
-        _mm256_storeu_ps(lanes[3].as_mut_ptr(), a3);
+        for (l, a) in lanes
+            .iter_mut()
+            .zip([a00, a01, a02, a03, a10, a11, a12, a13])
+        {
+            _mm256_storeu_ps(l.as_mut_ptr(), a);
+        }
     }
-    let mut out = [0f32; 4];
-    for j in 0..4 {
-        let l = &lanes[j];
-        let tail: f32 = w[j][i..n].iter().zip(&x[i..n]).map(|(a, b)| a * b).sum();
-        out[j] = ((l[0] + l[1]) + (l[2] + l[3])) + ((l[4] + l[5]) + (l[6] + l[7])) + tail;
+    let mut out = [[0f32; 4]; 2];
+    for (t, row) in out.iter_mut().enumerate() {
+        for (j, o) in row.iter_mut().enumerate() {
+            let l = &lanes[t * 4 + j];
+            let tail: f32 = w[j][i..n].iter().zip(&x[t][i..n]).map(|(a, b)| a * b).sum();
+            *o = ((l[0] + l[1]) + (l[2] + l[3])) + ((l[4] + l[5]) + (l[6] + l[7])) + tail;
+        }
     }
     out
 }
@@ -273,16 +286,20 @@ mod tests {
     }
 
     #[test]
-    fn dot4_matches_four_single_dots() {
+    fn dot4x2_matches_single_dots() {
         for n in [0, 5, 8, 21, 64] {
-            let rows: Vec<Vec<f32>> = (0..4)
+            let rows: Vec<Vec<f32>> = (0..6)
                 .map(|j| (0..n).map(|i| ((i * 3 + j * 5) % 7) as f32 - 3.0).collect())
                 .collect();
-            let x: Vec<f32> = (0..n).map(|i| (i % 5) as f32 * 0.5).collect();
-            let got = dot4([&rows[0], &rows[1], &rows[2], &rows[3]], &x);
-            for j in 0..4 {
-                let want = dot_portable(&rows[j], &x);
-                assert!((got[j] - want).abs() < 1e-4, "n={n} row {j}");
+            let got = dot4x2(
+                [&rows[0], &rows[1], &rows[2], &rows[3]],
+                [&rows[4], &rows[5]],
+            );
+            for t in 0..2 {
+                for j in 0..4 {
+                    let want = dot_portable(&rows[j], &rows[4 + t]);
+                    assert!((got[t][j] - want).abs() < 1e-4, "n={n} t={t} row {j}");
+                }
             }
         }
     }
