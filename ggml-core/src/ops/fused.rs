@@ -1,11 +1,11 @@
 //! Fused dequantize-and-dot kernels for one weight row against one f32 activation row, for
 //! the 32-element block formats most models store their big matrices in (Q8_0, Q4_0,
-//! Q4_1). They read the quant blocks in place — no f32 copy of the row — which is what
+//! Q4_1, Q5_0). They read the quant blocks in place — no f32 copy of the row — which is what
 //! bounds single-token decoding. Compiled twice: portable, and with AVX2+FMA for CPUs that
 //! have it (runtime-detected). Other types go through `matmul`'s dequantize-then-dot path.
 
 use crate::dtype::GgmlType;
-use crate::quants::blocks::{cast_blocks, BlockQ4_0, BlockQ4_1, BlockQ8_0, QK32};
+use crate::quants::blocks::{cast_blocks, BlockQ4_0, BlockQ4_1, BlockQ5_0, BlockQ8_0, QK32};
 
 /// Sums eight partial sums pairwise.
 #[inline(always)]
@@ -75,6 +75,15 @@ fn dot_row_portable(ty: GgmlType, row: &[u8], x: &[f32]) -> Option<f32> {
             let sum_x = block_dot(&[1.0; QK32], xs);
             b.d.to_f32() * block_dot(&w, xs) + b.m.to_f32() * sum_x
         }),
+        GgmlType::Q5_0 => row_dot(row, x, |b: &BlockQ5_0, xs| {
+            // Bit j of `qh` is the fifth bit of element j.
+            let qh = u32::from_le_bytes(b.qh);
+            let mut w = nibbles(&b.qs, -16.0);
+            for (j, w) in w.iter_mut().enumerate() {
+                *w += ((qh >> j) & 1) as f32 * 16.0;
+            }
+            b.d.to_f32() * block_dot(&w, xs)
+        }),
         _ => None,
     }
 }
@@ -85,11 +94,12 @@ mod avx2 {
     use std::arch::x86_64::{
         __m128i, __m256, _mm256_add_ps, _mm256_cvtepi32_ps, _mm256_cvtepi8_epi32, _mm256_fmadd_ps,
         _mm256_loadu_ps, _mm256_mul_ps, _mm256_set1_ps, _mm256_setzero_ps, _mm256_storeu_ps,
-        _mm_and_si128, _mm_cvtph_ps, _mm_cvtsi32_si128, _mm_cvtss_f32, _mm_loadu_si128,
-        _mm_set1_epi8, _mm_srli_epi16, _mm_srli_si128, _mm_sub_epi8,
+        _mm_and_si128, _mm_cmpeq_epi8, _mm_cvtph_ps, _mm_cvtsi32_si128, _mm_cvtss_f32,
+        _mm_loadu_si128, _mm_or_si128, _mm_set1_epi16, _mm_set1_epi8, _mm_setr_epi8,
+        _mm_shuffle_epi8, _mm_srli_epi16, _mm_srli_si128, _mm_sub_epi8,
     };
 
-    use super::{cast_blocks, BlockQ4_0, BlockQ4_1, BlockQ8_0, GgmlType, QK32};
+    use super::{cast_blocks, BlockQ4_0, BlockQ4_1, BlockQ5_0, BlockQ8_0, GgmlType, QK32};
     use crate::quants::blocks::{F16Le, RawBlock};
 
     /// `Σ w[i] * x[i]` over 32 elements as eight lane sums, the weights given as two
@@ -120,6 +130,20 @@ mod avx2 {
         let lo = _mm_sub_epi8(_mm_and_si128(b, mask), bias);
         let hi = _mm_sub_epi8(_mm_and_si128(_mm_srli_epi16(b, 4), mask), bias);
         (lo, hi)
+    }
+
+    /// Bytes `0x10` where bit `j` of `bits` is set, `0` elsewhere (byte `j` for bit `j`).
+    #[target_feature(enable = "avx2")]
+    fn fifth_bits(bits: u16) -> __m128i {
+        let v = _mm_set1_epi16(bits as i16);
+        // Bytes 0..8 take the low byte of `bits`, bytes 8..16 the high byte.
+        let spread = _mm_shuffle_epi8(
+            v,
+            _mm_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1),
+        );
+        let sel = _mm_setr_epi8(1, 2, 4, 8, 16, 32, 64, -128, 1, 2, 4, 8, 16, 32, 64, -128);
+        let set = _mm_cmpeq_epi8(_mm_and_si128(spread, sel), sel);
+        _mm_and_si128(set, _mm_set1_epi8(0x10))
     }
 
     /// The 32 signed bytes of a Q8_0 block as two 16-byte vectors.
@@ -175,7 +199,7 @@ mod avx2 {
         Some(acc)
     }
 
-    /// `row · x` for Q8_0, Q4_0 and Q4_1 rows.
+    /// `row · x` for Q8_0, Q4_0, Q4_1 and Q5_0 rows.
     ///
     /// # Safety
     /// The CPU must support AVX2, FMA and F16C.
@@ -189,6 +213,14 @@ mod avx2 {
             }),
             GgmlType::Q4_0 => rows(row, x, zero, |b: &BlockQ4_0, xs, acc| {
                 let (lo, hi) = nibbles(&b.qs, 8);
+                _mm256_fmadd_ps(_mm256_set1_ps(half(b.d)), dot_i8(lo, hi, xs), acc)
+            }),
+            GgmlType::Q5_0 => rows(row, x, zero, |b: &BlockQ5_0, xs, acc| {
+                let (lo, hi) = nibbles(&b.qs, 0);
+                let qh = u32::from_le_bytes(b.qh);
+                let sixteen = _mm_set1_epi8(16);
+                let lo = _mm_sub_epi8(_mm_or_si128(lo, fifth_bits(qh as u16)), sixteen);
+                let hi = _mm_sub_epi8(_mm_or_si128(hi, fifth_bits((qh >> 16) as u16)), sixteen);
                 _mm256_fmadd_ps(_mm256_set1_ps(half(b.d)), dot_i8(lo, hi, xs), acc)
             }),
             GgmlType::Q4_1 => rows(row, x, zero, |b: &BlockQ4_1, xs, acc| {
@@ -227,7 +259,12 @@ mod tests {
             .map(|i| ((i * 37 % 29) as f32 - 14.0) / 7.0)
             .collect();
         let x: Vec<f32> = (0..k).map(|i| ((i * 11 % 17) as f32 - 8.0) / 5.0).collect();
-        for ty in [GgmlType::Q8_0, GgmlType::Q4_0, GgmlType::Q4_1] {
+        for ty in [
+            GgmlType::Q8_0,
+            GgmlType::Q4_0,
+            GgmlType::Q4_1,
+            GgmlType::Q5_0,
+        ] {
             let mut bytes = vec![0u8; ty.bytes_for(k as u64).unwrap() as usize];
             crate::quants::quantize_row(ty, &w, &mut bytes).unwrap();
             let mut deq = vec![0f32; k];
