@@ -191,12 +191,23 @@ impl<B: AttentionBackend> Model<B> {
                     n_vocab: self.config.n_vocab,
                 });
             }
-            if batch.positions[i] >= ctx.n_ctx {
+            let (seq, pos) = (batch.seqs[i], batch.positions[i]);
+            if pos >= ctx.n_ctx {
                 return Err(ModelError::ContextFull {
-                    seq: batch.seqs[i],
-                    pos: batch.positions[i],
+                    seq,
+                    pos,
                     n_ctx: ctx.n_ctx,
                 });
+            }
+            // The previous token of the same sequence (usually the one just before).
+            if let Some(j) = (0..i).rev().find(|&j| batch.seqs[j] == seq) {
+                if batch.positions[j] >= pos {
+                    return Err(ModelError::Batch(format!(
+                        "positions of sequence {seq} must increase along the batch \
+                         (position {pos} after {})",
+                        batch.positions[j]
+                    )));
+                }
             }
         }
         Ok(())

@@ -363,6 +363,11 @@ fn load_and_decode_errors_name_the_problem() {
         ),
         "{err}"
     );
+    let mut backwards = Batch::new();
+    backwards.add(1, 1, 4, false);
+    backwards.add(2, 0, 4, true);
+    let err = m.decode(&mut ctx, &backwards).unwrap_err();
+    assert!(err.to_string().contains("must increase"), "{err}");
     let err = m
         .decode(&mut ctx, &Batch::for_sequence(&[1], 3, 0, false))
         .unwrap_err();
