@@ -50,6 +50,27 @@ const STEPS: &[Step] = &[
         program: "cargo",
         args: &["test", "--workspace", "--release"],
     },
+    // The GPU tests again with their output shown, so the log says what was skipped.
+    Step {
+        name: "GPU tests, output shown",
+        program: "cargo",
+        args: &[
+            "test",
+            "--release",
+            "-p",
+            "hip-runtime",
+            "-p",
+            "kernels",
+            "--tests",
+            "--",
+            "--nocapture",
+        ],
+    },
+    Step {
+        name: "doctor",
+        program: "cargo",
+        args: &["run", "--release", "--quiet", "-p", "cli", "--", "doctor"],
+    },
 ];
 
 /// AMD targets that Debian's ROCm 5.2 compiles for without a GPU.
