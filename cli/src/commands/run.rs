@@ -261,7 +261,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         None,
         |_| {},
     )?;
-    eprintln!("{}", timing_line(&stats));
+    // On its own line in a terminal, whatever the generated text ended with.
+    eprintln!("\n{}", timing_line(&stats));
     Ok(ExitCode::SUCCESS)
 }
 
