@@ -5,6 +5,8 @@
 //! ([`AttentionBackend::KvStore`]). A forward step assigns a slot to every new token, stores
 //! its K/V rows there, then attends each query over its own sequence through its table.
 
+#![forbid(unsafe_code)]
+
 pub mod cpu;
 pub mod paged;
 

@@ -1,5 +1,7 @@
 //! Models built from GGUF metadata: architectures, forward pass, tokenizer, templates, sampler.
 
+#![forbid(unsafe_code)]
+
 pub mod arch;
 pub mod batch;
 pub mod cache;
