@@ -17,8 +17,6 @@ mod tokenize;
 /// Every subcommand of `rocmforge`.
 #[derive(Subcommand)]
 pub enum Command {
-    /// Print the version and exit.
-    Version,
     /// Show what a GGUF file holds: metadata, hyperparameters, tensors, totals.
     Info(info::Args),
     /// Download a GGUF model from the Hugging Face hub into the model cache.
@@ -42,10 +40,6 @@ pub enum Command {
 /// Runs one subcommand; an error becomes one line on stderr and a non-zero exit.
 pub fn run(command: Command) -> anyhow::Result<ExitCode> {
     match command {
-        Command::Version => {
-            println!("rocmforge {}", env!("CARGO_PKG_VERSION"));
-            Ok(ExitCode::SUCCESS)
-        }
         Command::Info(args) => info::run(args),
         Command::Pull(args) => pull::run(args),
         Command::Quantize(args) => quantize::run(args),
