@@ -9,11 +9,15 @@ use hip_ffi::{Platform, Rtc, RtcProgram, RtcResult};
 
 use crate::error::{Error, Result};
 
+/// Serialises every run-time compilation in the process: ROCm 5.2's hiprtc crashes when two
+/// programs compile at once, even from separate `Compiler`s (seen in CI), and one lock per
+/// process costs nothing next to a compile.
+static RTC_LOCK: Mutex<()> = Mutex::new(());
+
 /// A loaded run-time compiler. Compilations are serialised (older hiprtc is not
 /// thread-safe).
 pub struct Compiler {
     rtc: Rtc,
-    lock: Mutex<()>,
 }
 
 impl std::fmt::Debug for Compiler {
@@ -41,7 +45,6 @@ impl Compiler {
     pub fn load(platform: Platform) -> Result<Compiler> {
         Ok(Compiler {
             rtc: Rtc::load(platform)?,
-            lock: Mutex::new(()),
         })
     }
 
@@ -129,7 +132,7 @@ impl Compiler {
         let copts = all.iter().map(|o| c(o)).collect::<Result<Vec<_>>>()?;
         let ptrs: Vec<*const c_char> = copts.iter().map(|o| o.as_ptr()).collect();
 
-        let _serial = self.lock.lock().unwrap_or_else(|p| p.into_inner());
+        let _serial = RTC_LOCK.lock().unwrap_or_else(|p| p.into_inner());
         let fns = self.rtc.fns();
         let mut prog: RtcProgram = std::ptr::null_mut();
         // SAFETY: source and name are NUL-terminated and outlive the call; no headers.
