@@ -1,5 +1,7 @@
 //! Fuzz target: arbitrary bytes into the GGUF reader; every accepted file is walked in full
 //! (metadata, typed getters, tensor data) and must survive a write → read round trip.
+//! Seed: `python3 fuzz/make_seed.py fuzz/seeds/gguf_reader/small.gguf`, then
+//! `RUSTC_BOOTSTRAP=1 cargo fuzz run gguf_reader corpus/gguf_reader seeds/gguf_reader`.
 #![no_main]
 
 use ggml_core::gguf::{GgufFile, GgufWriter, Metadata};

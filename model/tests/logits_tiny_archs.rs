@@ -1,10 +1,12 @@
 //! Architectures without a real test model (llama with its Q/K permutation, qwen2's biases,
 //! qwen3's QK-norm, phi3's fused QKV and gate/up, gemma2's soft-capping, sliding window and post-norms) against Hugging
-//! Face transformers on tiny random-weight GGUF files: `data/logits/tiny/`, made with the
-//! transformers logits by `data/logits/make_tiny_models.py` (command in its docstring).
+//! Face transformers on tiny random-weight GGUF files. `data/logits/make_tiny_models.py`
+//! made the committed logits (`data/logits/tiny/tiny_transformers.json`); the test has the
+//! same script write the models (from fixed seeds, `--gguf-only`) into a temporary folder.
 //! Logits of every position must agree to `MAX_DIFF` (both sides f32, f32 KV cache here).
 
 use std::path::Path;
+use std::process::Command;
 
 use model::{KvType, LoadOptions, Model};
 use serde_json::Value;
@@ -13,9 +15,23 @@ const MAX_DIFF: f32 = 2e-4;
 
 #[test]
 fn tiny_models_match_transformers() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/logits/tiny");
+    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/logits");
+    let models_dir = tempfile::tempdir().expect("temporary folder");
+    let made = Command::new("python3")
+        .arg(data.join("make_tiny_models.py"))
+        .arg("--gguf-only")
+        .arg("--out")
+        .arg(models_dir.path())
+        .output()
+        .expect("running python3 (the tiny models are made by make_tiny_models.py)");
+    assert!(
+        made.status.success(),
+        "make_tiny_models.py --gguf-only failed (needs `pip install gguf numpy`): {}",
+        String::from_utf8_lossy(&made.stderr)
+    );
     let reference: Value = serde_json::from_str(
-        &std::fs::read_to_string(dir.join("tiny_transformers.json")).expect("reading reference"),
+        &std::fs::read_to_string(data.join("tiny/tiny_transformers.json"))
+            .expect("reading reference"),
     )
     .expect("parsing reference");
     let tokens: Vec<u32> = reference["tokens"]
@@ -32,7 +48,7 @@ fn tiny_models_match_transformers() {
             threads: 1,
             ..LoadOptions::default()
         };
-        let path = dir.join(entry["file"].as_str().unwrap());
+        let path = models_dir.path().join(entry["file"].as_str().unwrap());
         let model = Model::load(&path, &opts).unwrap_or_else(|e| panic!("{arch}: {e}"));
         assert_eq!(&model.config().arch, arch);
         let mut ctx = model.new_context(32).unwrap();

@@ -5,6 +5,10 @@ Command (from the repository root; `pip install gguf numpy torch transformers`):
 
     python3 model/tests/data/logits/make_tiny_models.py --out model/tests/data/logits/tiny
 
+then delete the `.gguf` files it wrote there: models are never committed. The test runs
+`make_tiny_models.py --gguf-only --out TMP` (needs only `gguf` and `numpy`), which writes
+the same files byte for byte from fixed seeds, and compares against the committed JSON.
+
 Each model has 2 layers, a 64-token vocabulary (a toy gpt2 tokenizer with no merges, which
 transformers needs to load a GGUF) and Q8_0 matrices; norms are stored as llama.cpp's
 converters store them (gemma: weight + 1). transformers dequantizes the same files and
@@ -18,9 +22,7 @@ import json
 import os
 
 import numpy as np
-import torch
 import gguf
-from transformers import AutoModelForCausalLM, __version__ as TRANSFORMERS_VERSION
 
 TOKENS = [62, 5, 9, 3, 33, 2, 17, 40, 12, 7, 7, 51]
 
@@ -117,8 +119,16 @@ def build(arch, path):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", default="model/tests/data/logits/tiny")
+    ap.add_argument("--gguf-only", action="store_true", help="write the models, no logits")
     args = ap.parse_args()
     os.makedirs(args.out, exist_ok=True)
+    if args.gguf_only:
+        for arch in SPECS:
+            build(arch, os.path.join(args.out, f"{arch}.gguf"))
+        return
+    import torch
+    from transformers import AutoModelForCausalLM, __version__ as TRANSFORMERS_VERSION
+
     result = {
         "generator": f"transformers {TRANSFORMERS_VERSION}, float32, eager attention",
         "tokens": TOKENS,
