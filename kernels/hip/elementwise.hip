@@ -1,4 +1,5 @@
-// elementwise.hip: one-pass f32 kernels over flat arrays (fill, copy, add, scale).
+// elementwise.hip: one-pass f32 kernels over flat arrays and rows (fill, copy, add, scale,
+// row broadcasts, soft-capping, row gathers).
 #include "rocmforge.hip.h"
 
 // y[i] = value
@@ -15,17 +16,49 @@ RF_KERNEL void rf_copy_f32(const float* __restrict__ x, float* __restrict__ y, r
     }
 }
 
-// z[i] = x[i] + y[i]
-RF_KERNEL void rf_add_f32(const float* __restrict__ x, const float* __restrict__ y, float* __restrict__ z,
-                          rf_u32 n) {
+// z[i] = x[i] + y[i]; z may be x or y (in-place add).
+RF_KERNEL void rf_add_f32(const float* x, const float* y, float* z, rf_u32 n) {
     for (rf_u32 i = rf_global_id(); i < n; i += rf_grid_stride()) {
         z[i] = x[i] + y[i];
     }
 }
 
-// y[i] = x[i] * factor
-RF_KERNEL void rf_scale_f32(const float* __restrict__ x, float* __restrict__ y, float factor, rf_u32 n) {
+// y[i] = x[i] * factor; y may be x (in-place scale).
+RF_KERNEL void rf_scale_f32(const float* x, float* y, float factor, rf_u32 n) {
     for (rf_u32 i = rf_global_id(); i < n; i += rf_grid_stride()) {
         y[i] = x[i] * factor;
+    }
+}
+
+// x[i] += v[i % cols]: a vector added to every row of cols elements (bias broadcast).
+RF_KERNEL void rf_add_row_f32(float* __restrict__ x, const float* __restrict__ v, rf_u32 cols, rf_u32 n) {
+    for (rf_u32 i = rf_global_id(); i < n; i += rf_grid_stride()) {
+        x[i] += v[i % cols];
+    }
+}
+
+// x[i] *= v[i % cols]: every row of cols elements multiplied by a vector.
+RF_KERNEL void rf_mul_row_f32(float* __restrict__ x, const float* __restrict__ v, rf_u32 cols, rf_u32 n) {
+    for (rf_u32 i = rf_global_id(); i < n; i += rf_grid_stride()) {
+        x[i] *= v[i % cols];
+    }
+}
+
+// Tanh soft-capping in place: x[i] = cap * tanh(x[i] / cap).
+RF_KERNEL void rf_softcap_f32(float* __restrict__ x, float cap, rf_u32 n) {
+    for (rf_u32 i = rf_global_id(); i < n; i += rf_grid_stride()) {
+        x[i] = cap * tanhf(x[i] / cap);
+    }
+}
+
+// out[r] = src[rows[r]] for rows of cols elements; gridDim.y is r. A row index at or past
+// n_src_rows (device data the host cannot check) gives a row of zeros.
+RF_KERNEL void rf_copy_rows_f32(const float* __restrict__ src, const rf_u32* __restrict__ rows,
+                                float* __restrict__ out, rf_u32 cols, rf_u32 n_src_rows) {
+    const rf_u32 r = blockIdx.y;
+    const rf_u32 from = rows[r];
+    float* dst = out + (size_t)r * cols;
+    for (rf_u32 i = rf_global_id(); i < cols; i += rf_grid_stride()) {
+        dst[i] = from < n_src_rows ? src[(size_t)from * cols + i] : 0.0f;
     }
 }

@@ -155,6 +155,21 @@ pub fn check_kernel(
             let diff = i64::from(out.to_vec()?[0]) - i64::from(cpu::dot_i8(&a, &b));
             (len, diff.unsigned_abs() as f64, 0.0)
         }
+        KernelId::AddRowF32
+        | KernelId::MulRowF32
+        | KernelId::SoftcapF32
+        | KernelId::CopyRowsF32
+        | KernelId::RmsNormF32
+        | KernelId::AddRmsNormF32
+        | KernelId::RopeF32
+        | KernelId::StoreKvF16
+        | KernelId::StoreKvF32
+        | KernelId::RopeStoreKvF16
+        | KernelId::SwigluF32
+        | KernelId::GegluF32
+        | KernelId::AttnF16
+        | KernelId::AttnCombine
+        | KernelId::ArgmaxF32 => crate::check_ops::check(kernels, stream, kernel)?,
     };
     Ok(KernelCheck {
         kernel,
@@ -177,7 +192,10 @@ pub fn check_all(
         .collect()
 }
 
-fn upload<T: DeviceRepr>(stream: &Stream, data: &[T]) -> Result<DeviceBuffer<T>, KernelError> {
+pub(crate) fn upload<T: DeviceRepr>(
+    stream: &Stream,
+    data: &[T],
+) -> Result<DeviceBuffer<T>, KernelError> {
     Ok(DeviceBuffer::from_host(stream, data)?)
 }
 

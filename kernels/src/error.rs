@@ -100,6 +100,15 @@ pub enum KernelError {
         /// The required alignment.
         align: usize,
     },
+    /// Launch parameters no kernel can run with (odd rotary dimensions, heads that do not
+    /// divide, a tile that does not fit shared memory).
+    #[error("{kernel}: {detail}")]
+    Shape {
+        /// The kernel.
+        kernel: KernelId,
+        /// What is wrong.
+        detail: String,
+    },
     /// More elements than a kernel's 32-bit index can address.
     #[error("{kernel}: {len} elements exceed the kernel's 32-bit index")]
     TooLong {

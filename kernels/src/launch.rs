@@ -11,7 +11,7 @@ use crate::loader::Kernels;
 use crate::registry::KernelId;
 
 /// Threads per block of the grid-stride kernels (a multiple of 64, so of every warp size).
-const BLOCK: u32 = 256;
+pub(crate) const BLOCK: u32 = 256;
 
 /// The most blocks a grid-stride launch uses; each thread then loops over the rest.
 const MAX_BLOCKS: usize = 4096;
@@ -21,13 +21,13 @@ const MAX_BLOCKS: usize = 4096;
 pub const REDUCE_PARTIALS: usize = 1024;
 
 /// Checks that `len` fits the kernels' 32-bit element index.
-fn index_len(kernel: KernelId, len: usize) -> Result<u32, KernelError> {
+pub(crate) fn index_len(kernel: KernelId, len: usize) -> Result<u32, KernelError> {
     u32::try_from(len).map_err(|_| KernelError::TooLong { kernel, len })
 }
 
 /// Checks that argument `arg` has `actual` elements where the kernel needs `expected`
 /// (`at_least`: or more).
-fn check_len(
+pub(crate) fn check_len(
     kernel: KernelId,
     arg: &'static str,
     expected: usize,
@@ -52,7 +52,7 @@ fn check_len(
 }
 
 /// Checks that argument `arg` at `address` is aligned to `align` bytes.
-fn check_align(
+pub(crate) fn check_align(
     kernel: KernelId,
     arg: &'static str,
     address: u64,
@@ -71,7 +71,7 @@ fn check_align(
 }
 
 /// Checks that an input lives on the device the output's stream runs on.
-fn check_device<T: DeviceRepr>(
+pub(crate) fn check_device<T: DeviceRepr>(
     kernel: KernelId,
     input: &DeviceSlice<'_, T>,
     stream: &Stream,
@@ -89,13 +89,42 @@ fn check_device<T: DeviceRepr>(
 }
 
 /// A grid-stride launch over `n` elements.
-fn grid_for(n: usize) -> LaunchConfig {
+pub(crate) fn grid_for(n: usize) -> LaunchConfig {
     let blocks = n.div_ceil(BLOCK as usize).clamp(1, MAX_BLOCKS);
     LaunchConfig {
         grid: Dim3::x(blocks as u32),
         block: Dim3::x(BLOCK),
         shared_mem_bytes: 0,
     }
+}
+
+/// The most rows a kernel takes along the grid's y dimension (its hardware limit).
+pub(crate) const MAX_GRID_Y: usize = 65_535;
+
+/// A launch of `block` threads per block: grid-stride blocks over `items` along x, one
+/// grid row per row along y (at most [`MAX_GRID_Y`]).
+pub(crate) fn grid_rows(
+    kernel: KernelId,
+    items: usize,
+    rows: usize,
+    block: u32,
+) -> Result<LaunchConfig, KernelError> {
+    if rows > MAX_GRID_Y {
+        return Err(KernelError::Shape {
+            kernel,
+            detail: format!("{rows} rows exceed the grid's {MAX_GRID_Y}"),
+        });
+    }
+    let blocks = items.div_ceil(block as usize).clamp(1, MAX_BLOCKS);
+    Ok(LaunchConfig {
+        grid: Dim3 {
+            x: blocks as u32,
+            y: rows as u32,
+            z: 1,
+        },
+        block: Dim3::x(block),
+        shared_mem_bytes: 0,
+    })
 }
 
 impl Kernels {
@@ -105,7 +134,7 @@ impl Kernels {
     /// `args` must match the kernel's parameters in number, order and C++ type, and every
     /// device range the kernel touches with `config` must be live memory of this device
     /// until the stream has run the kernel.
-    unsafe fn launch<A: KernelArgs>(
+    pub(crate) unsafe fn launch<A: KernelArgs>(
         &self,
         id: KernelId,
         stream: &Stream,
@@ -318,7 +347,7 @@ impl Kernels {
     }
 
     /// Checks an input against an output: same length, same device.
-    fn map_args<X: DeviceRepr, Y: DeviceRepr>(
+    pub(crate) fn map_args<X: DeviceRepr, Y: DeviceRepr>(
         &self,
         id: KernelId,
         x: &DeviceSlice<'_, X>,

@@ -6,17 +6,36 @@ use std::fmt;
 /// One kernel source file under `kernels/hip/`, compiled into one code object.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum ModuleId {
-    /// `elementwise.hip`: fill, copy, add, scale over f32 arrays.
+    /// `elementwise.hip`: fill, copy, add, scale, row broadcasts, soft-capping, row gathers.
     Elementwise,
     /// `convert.hip`: f32 ↔ f16 and f32 ↔ bf16.
     Convert,
     /// `reduce.hip`: block and warp reductions (f32 and i32 sums, int8 dot products).
     Reduce,
+    /// `norm.hip`: RMS norm, alone and fused with the residual add.
+    Norm,
+    /// `rope.hip`: rotary position embedding and the KV-cache stores.
+    Rope,
+    /// `glu.hip`: SwiGLU and GeGLU.
+    Glu,
+    /// `attention.hip`: paged f16 KV attention (prefill tiles, split-K decode, combine).
+    Attention,
+    /// `sample.hip`: argmax and the sampling chain.
+    Sample,
 }
 
 impl ModuleId {
     /// Every module, in a fixed order.
-    pub const ALL: [ModuleId; 3] = [ModuleId::Elementwise, ModuleId::Convert, ModuleId::Reduce];
+    pub const ALL: [ModuleId; 8] = [
+        ModuleId::Elementwise,
+        ModuleId::Convert,
+        ModuleId::Reduce,
+        ModuleId::Norm,
+        ModuleId::Rope,
+        ModuleId::Glu,
+        ModuleId::Attention,
+        ModuleId::Sample,
+    ];
 
     /// The module's name: its file name without `.hip` (used in cache and prebuilt names).
     pub fn name(self) -> &'static str {
@@ -24,6 +43,11 @@ impl ModuleId {
             ModuleId::Elementwise => "elementwise",
             ModuleId::Convert => "convert",
             ModuleId::Reduce => "reduce",
+            ModuleId::Norm => "norm",
+            ModuleId::Rope => "rope",
+            ModuleId::Glu => "glu",
+            ModuleId::Attention => "attention",
+            ModuleId::Sample => "sample",
         }
     }
 
@@ -38,6 +62,11 @@ impl ModuleId {
             ModuleId::Elementwise => include_str!("../hip/elementwise.hip"),
             ModuleId::Convert => include_str!("../hip/convert.hip"),
             ModuleId::Reduce => include_str!("../hip/reduce.hip"),
+            ModuleId::Norm => include_str!("../hip/norm.hip"),
+            ModuleId::Rope => include_str!("../hip/rope.hip"),
+            ModuleId::Glu => include_str!("../hip/glu.hip"),
+            ModuleId::Attention => include_str!("../hip/attention.hip"),
+            ModuleId::Sample => include_str!("../hip/sample.hip"),
         }
     }
 
@@ -80,11 +109,41 @@ pub enum KernelId {
     SumI32,
     /// Per-block partial sums of 4-way int8 dot products.
     DotI8,
+    /// `x[r] += v` for every row (bias broadcast).
+    AddRowF32,
+    /// `x[r] *= v` for every row.
+    MulRowF32,
+    /// Tanh soft-capping in place.
+    SoftcapF32,
+    /// `out[i] = src[rows[i]]`, row indices from a device buffer.
+    CopyRowsF32,
+    /// RMS norm over rows, optional weight.
+    RmsNormF32,
+    /// Residual add then RMS norm: `x += y; xn = rms_norm(x) * w`.
+    AddRmsNormF32,
+    /// RoPE in place, positions from a device buffer.
+    RopeF32,
+    /// K/V rows into an f16 cache at device-given slots.
+    StoreKvF16,
+    /// K/V rows into an f32 cache at device-given slots.
+    StoreKvF32,
+    /// RoPE of K fused with the f16 KV store.
+    RopeStoreKvF16,
+    /// `gate = silu(gate) * up`.
+    SwigluF32,
+    /// `gate = gelu_tanh(gate) * up`.
+    GegluF32,
+    /// Attention over the paged f16 KV cache (whole or split over key chunks).
+    AttnF16,
+    /// Merges split attention partials.
+    AttnCombine,
+    /// Index of the largest logit per row.
+    ArgmaxF32,
 }
 
 impl KernelId {
     /// Every kernel, in a fixed order.
-    pub const ALL: [KernelId; 11] = [
+    pub const ALL: [KernelId; 26] = [
         KernelId::FillF32,
         KernelId::CopyF32,
         KernelId::AddF32,
@@ -96,18 +155,46 @@ impl KernelId {
         KernelId::SumF32,
         KernelId::SumI32,
         KernelId::DotI8,
+        KernelId::AddRowF32,
+        KernelId::MulRowF32,
+        KernelId::SoftcapF32,
+        KernelId::CopyRowsF32,
+        KernelId::RmsNormF32,
+        KernelId::AddRmsNormF32,
+        KernelId::RopeF32,
+        KernelId::StoreKvF16,
+        KernelId::StoreKvF32,
+        KernelId::RopeStoreKvF16,
+        KernelId::SwigluF32,
+        KernelId::GegluF32,
+        KernelId::AttnF16,
+        KernelId::AttnCombine,
+        KernelId::ArgmaxF32,
     ];
 
     /// The module that defines this kernel.
     pub fn module(self) -> ModuleId {
         match self {
-            KernelId::FillF32 | KernelId::CopyF32 | KernelId::AddF32 | KernelId::ScaleF32 => {
-                ModuleId::Elementwise
-            }
+            KernelId::FillF32
+            | KernelId::CopyF32
+            | KernelId::AddF32
+            | KernelId::ScaleF32
+            | KernelId::AddRowF32
+            | KernelId::MulRowF32
+            | KernelId::SoftcapF32
+            | KernelId::CopyRowsF32 => ModuleId::Elementwise,
             KernelId::F16ToF32 | KernelId::F32ToF16 | KernelId::Bf16ToF32 | KernelId::F32ToBf16 => {
                 ModuleId::Convert
             }
             KernelId::SumF32 | KernelId::SumI32 | KernelId::DotI8 => ModuleId::Reduce,
+            KernelId::RmsNormF32 | KernelId::AddRmsNormF32 => ModuleId::Norm,
+            KernelId::RopeF32
+            | KernelId::StoreKvF16
+            | KernelId::StoreKvF32
+            | KernelId::RopeStoreKvF16 => ModuleId::Rope,
+            KernelId::SwigluF32 | KernelId::GegluF32 => ModuleId::Glu,
+            KernelId::AttnF16 | KernelId::AttnCombine => ModuleId::Attention,
+            KernelId::ArgmaxF32 => ModuleId::Sample,
         }
     }
 
@@ -125,6 +212,21 @@ impl KernelId {
             KernelId::SumF32 => "rf_sum_f32",
             KernelId::SumI32 => "rf_sum_i32",
             KernelId::DotI8 => "rf_dot_i8",
+            KernelId::AddRowF32 => "rf_add_row_f32",
+            KernelId::MulRowF32 => "rf_mul_row_f32",
+            KernelId::SoftcapF32 => "rf_softcap_f32",
+            KernelId::CopyRowsF32 => "rf_copy_rows_f32",
+            KernelId::RmsNormF32 => "rf_rms_norm_f32",
+            KernelId::AddRmsNormF32 => "rf_add_rms_norm_f32",
+            KernelId::RopeF32 => "rf_rope_f32",
+            KernelId::StoreKvF16 => "rf_store_kv_f16",
+            KernelId::StoreKvF32 => "rf_store_kv_f32",
+            KernelId::RopeStoreKvF16 => "rf_rope_store_kv_f16",
+            KernelId::SwigluF32 => "rf_swiglu_f32",
+            KernelId::GegluF32 => "rf_geglu_f32",
+            KernelId::AttnF16 => "rf_attn_f16",
+            KernelId::AttnCombine => "rf_attn_combine",
+            KernelId::ArgmaxF32 => "rf_argmax_f32",
         }
     }
 }
