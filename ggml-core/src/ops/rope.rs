@@ -65,6 +65,33 @@ impl RopeParams {
     }
 }
 
+impl RopeParams {
+    /// The constants the GPU rope kernels take: the same host-side arithmetic as
+    /// [`rope`] (theta scale, YaRN correction range, magnitude), computed once.
+    pub fn gpu_consts(&self) -> kernels::RopeConsts {
+        let [corr_lo, corr_hi] = self.corr_dims();
+        let mut mscale = self.attn_factor;
+        if self.ext_factor != 0.0 {
+            mscale *= yarn_mscale(self.freq_scale);
+        }
+        kernels::RopeConsts {
+            theta_scale: self.freq_base.powf(-2.0 / self.n_dims as f32),
+            freq_scale: self.freq_scale,
+            ext_factor: self.ext_factor,
+            mscale,
+            corr_lo,
+            corr_hi,
+            n_dims: self.n_dims,
+            neox: self.mode == RopeMode::Neox,
+        }
+    }
+}
+
+/// YaRN's magnitude correction for interpolation factor `freq_scale`.
+fn yarn_mscale(freq_scale: f32) -> f32 {
+    1.0 + 0.1 * (1.0 / freq_scale).ln()
+}
+
 fn yarn_ramp(low: f32, high: f32, i0: usize) -> f32 {
     let y = ((i0 / 2) as f32 - low) / (high - low).max(0.001);
     1.0 - y.clamp(0.0, 1.0)
@@ -78,7 +105,7 @@ fn yarn_cos_sin(p: &RopeParams, corr: [f32; 2], theta_extrap: f32, i0: usize) ->
     if p.ext_factor != 0.0 {
         let mix = yarn_ramp(corr[0], corr[1], i0) * p.ext_factor;
         theta = theta_interp * (1.0 - mix) + theta_extrap * mix;
-        mscale *= 1.0 + 0.1 * (1.0 / p.freq_scale).ln();
+        mscale *= yarn_mscale(p.freq_scale);
     }
     (theta.cos() * mscale, theta.sin() * mscale)
 }
