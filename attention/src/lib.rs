@@ -13,7 +13,8 @@ pub mod paged;
 pub use cpu::CpuKvStore;
 pub use paged::{BlockManager, BlockTable, SeqId};
 
-use ggml_core::backend::Backend;
+use ggml_core::backend::{Backend, BackendError};
+use ggml_core::ops::RopeParams;
 
 /// Element type of the KV cache.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -42,6 +43,8 @@ impl std::str::FromStr for KvType {
 pub struct KvCacheConfig {
     /// Layers.
     pub n_layer: usize,
+    /// Query heads per layer (sizes a device backend's attention scratch).
+    pub n_head: usize,
     /// KV heads per layer.
     pub n_kv_head: usize,
     /// Key head dimension.
@@ -67,15 +70,6 @@ pub struct AttnParams {
     pub softcap: Option<f32>,
 }
 
-/// Which sequence a query token belongs to and its position there.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct TokenPos {
-    /// Sequence.
-    pub seq: SeqId,
-    /// Position within the sequence.
-    pub pos: usize,
-}
-
 /// Why an attention or cache call failed.
 #[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
 pub enum AttnError {
@@ -99,74 +93,77 @@ pub enum AttnError {
         /// Positions the sequence holds.
         len: usize,
     },
-    /// A slot past the end of the storage.
-    #[error("KV slot {slot} out of range ({n_slots} slots)")]
-    SlotOutOfRange {
-        /// Slot.
-        slot: usize,
-        /// Slots in the cache.
-        n_slots: usize,
-    },
-    /// A layer past the last one.
-    #[error("layer {layer} out of range ({n_layer} layers)")]
-    LayerOutOfRange {
-        /// Layer.
-        layer: usize,
-        /// Layers in the cache.
-        n_layer: usize,
-    },
-    /// Query heads are not a positive multiple of KV heads.
-    #[error("{n_head} query heads cannot share {n_kv_head} KV heads")]
-    Heads {
-        /// Query heads.
-        n_head: usize,
-        /// KV heads.
-        n_kv_head: usize,
-    },
-    /// A buffer smaller than the call needs.
-    #[error("attention `{what}` buffer holds {have} elements, needs {need}")]
-    BufferTooSmall {
-        /// Which operand.
-        what: &'static str,
-        /// Elements needed.
-        need: usize,
-        /// Elements held.
-        have: usize,
-    },
     /// A KV cache type name that is neither `f16` nor `f32`.
     #[error("unknown KV cache type `{0}` (expected f16 or f32)")]
     UnknownKvType(String),
 }
 
 /// Attention on a [`Backend`]: KV storage on the backend and the attention op over it.
+/// Slots, positions and block tables come from the step input
+/// ([`Backend::upload_step`]), so a captured step stays valid as they change.
 pub trait AttentionBackend: Backend {
     /// Per-layer K/V storage.
     type KvStore: Send;
 
     /// Storage for a cache of shape `cfg`.
-    fn new_kv_store(&self, cfg: &KvCacheConfig) -> Result<Self::KvStore, AttnError>;
+    fn new_kv_store(&self, cfg: &KvCacheConfig) -> Result<Self::KvStore, BackendError>;
 
-    /// Writes the K and V rows of token `t` (`[token][n_kv_head][dim]`) to `slots[t]`.
+    /// Writes the K and V rows of token `t` (`[token][n_kv_head][dim]`) to the step's slot
+    /// of token `t`, for the first `n_tokens` tokens.
     fn store_kv(
         &self,
         store: &mut Self::KvStore,
         layer: usize,
         k: &Self::Buffer,
         v: &Self::Buffer,
-        slots: &[usize],
-    ) -> Result<(), AttnError>;
+        step: &Self::Step,
+        n_tokens: usize,
+    ) -> Result<(), BackendError>;
 
     /// Causal (optionally windowed) attention of each token's query heads over its own
-    /// sequence: `q` is `[token][n_head][head_dim_k]`, `out` `[token][n_head][head_dim_v]`.
+    /// sequence (its block-table row of the step, keys `0..=pos`): `q` is
+    /// `[token][n_head][head_dim_k]`, `out` `[token][n_head][head_dim_v]`.
     #[allow(clippy::too_many_arguments)]
     fn attend(
         &self,
-        store: &Self::KvStore,
-        blocks: &BlockManager,
+        store: &mut Self::KvStore,
         layer: usize,
         q: &Self::Buffer,
-        tokens: &[TokenPos],
+        step: &Self::Step,
+        n_tokens: usize,
         params: &AttnParams,
         out: &mut Self::Buffer,
-    ) -> Result<(), AttnError>;
+    ) -> Result<(), BackendError>;
+
+    /// Rope on `q` and `k` at the step's positions, then the K/V store: one composite a
+    /// device backend may fuse.
+    #[allow(clippy::too_many_arguments)]
+    fn rope_store_kv(
+        &self,
+        store: &mut Self::KvStore,
+        layer: usize,
+        qkv: [&mut Self::Buffer; 3],
+        step: &Self::Step,
+        n_tokens: usize,
+        heads: RopeHeads,
+        rope: &RopeParams,
+        freq_factors: Option<&Self::Vector>,
+    ) -> Result<(), BackendError> {
+        let [q, k, v] = qkv;
+        let (n, d) = (n_tokens, heads.head_dim);
+        self.rope(q, step, n, heads.n_head, d, rope, freq_factors)?;
+        self.rope(k, step, n, heads.n_kv_head, d, rope, freq_factors)?;
+        self.store_kv(store, layer, k, v, step, n)
+    }
+}
+
+/// Head counts and the rotated head dimension of a rope + KV store.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RopeHeads {
+    /// Query heads.
+    pub n_head: usize,
+    /// KV heads.
+    pub n_kv_head: usize,
+    /// Key head dimension.
+    pub head_dim: usize,
 }

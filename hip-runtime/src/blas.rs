@@ -218,6 +218,43 @@ impl BlasHandle {
         check("sgemm_strided_batched", status, || format!("{gemm:?}"))
     }
 
+    /// `C = A · B` (single product, shapes as in `gemm`) with IEEE half operands `a`, `b`
+    /// (bit patterns) and an f32 result, accumulated in f32; sizes and devices checked.
+    pub fn gemm_f16_f32(
+        &self,
+        gemm: &Gemm,
+        a: &DeviceSlice<'_, u16>,
+        b: &DeviceSlice<'_, u16>,
+        c: &mut DeviceSliceMut<'_, f32>,
+    ) -> Result<()> {
+        let one = Gemm { batch: 1, ..*gemm };
+        let (na, nb, nc) = one.required_lengths()?;
+        for (name, need, have) in [("A", na, a.len()), ("B", nb, b.len()), ("C", nc, c.len())] {
+            if have < need {
+                return Err(Error::Blas {
+                    op: "gemm_f16_f32",
+                    status: -1,
+                    context: format!("{name} holds {have} elements, the GEMM reads {need}"),
+                });
+            }
+        }
+        for s in [a.stream(), b.stream(), c.as_slice().stream()] {
+            self.stream.same_device("gemm_f16_f32", s.device())?;
+        }
+        // SAFETY: the three operands hold what `one` addresses (checked above), with the
+        // element types named, on the handle's device.
+        unsafe {
+            self.gemm_ex(
+                &one,
+                1.0,
+                (a.device_ptr(), BlasDataType::F16),
+                (b.device_ptr(), BlasDataType::F16),
+                0.0,
+                (c.device_ptr(), BlasDataType::F32),
+            )
+        }
+    }
+
     /// Mixed-precision GEMM (`GemmEx`) with 32-bit accumulation; `alpha`/`beta` are f32.
     ///
     /// # Safety

@@ -19,6 +19,7 @@ mod module;
 mod rtc;
 mod runtime;
 mod stream;
+mod upload;
 pub mod testing;
 #[cfg(test)]
 mod tests;
@@ -36,3 +37,4 @@ pub use module::{DevPtr, Kernel, KernelArgs, KernelParam, LaunchConfig, Module, 
 pub use rtc::Compiler;
 pub use runtime::Hip;
 pub use stream::{Event, Stream};
+pub use upload::Uploader;

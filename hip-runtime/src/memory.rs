@@ -408,7 +408,7 @@ impl<'a, T: DeviceRepr> DeviceSlice<'a, T> {
     }
 }
 
-fn check_len(op: &'static str, dst: usize, src: usize) -> Result<()> {
+pub(crate) fn check_len(op: &'static str, dst: usize, src: usize) -> Result<()> {
     if dst == src {
         Ok(())
     } else {
@@ -445,6 +445,43 @@ impl<'a, T: DeviceRepr> DeviceSliceMut<'a, T> {
     /// The address as a kernel argument.
     pub fn arg(&self) -> DevPtr<T> {
         DevPtr::new(self.ptr)
+    }
+
+    /// A writable sub-view of elements `range`, borrowing this one.
+    pub fn sub_mut(&mut self, range: Range<usize>) -> Result<DeviceSliceMut<'_, T>> {
+        let (ptr, len) = sub_range::<T>(self.ptr, self.len, range)?;
+        Ok(DeviceSliceMut {
+            ptr,
+            len,
+            stream: self.stream,
+            _t: PhantomData,
+        })
+    }
+
+    /// Queues a copy of `src` (the bytes of exactly this view's elements) in on the view's
+    /// stream.
+    ///
+    /// # Safety
+    /// `src` must stay valid and unchanged until the stream has passed this copy.
+    pub(crate) unsafe fn copy_from_host_bytes_async(&mut self, src: &[u8]) -> Result<()> {
+        check_len(
+            "copy_from_host",
+            self.len * std::mem::size_of::<T>(),
+            src.len(),
+        )?;
+        self.stream.make_current()?;
+        // SAFETY: both ranges hold `src.len()` bytes; the caller keeps `src` alive and
+        // unchanged until the copy completes.
+        let r = unsafe {
+            self.stream.device().hip().driver().memcpy_htod_async(
+                self.ptr,
+                src.as_ptr() as *const c_void,
+                src.len(),
+                self.stream.raw(),
+            )
+        };
+        self.stream
+            .call("hipMemcpyHtoDAsync", r, || format_bytes(src.len()))
     }
 
     /// Splits into two writable views at element `mid` (`[0, mid)` and `[mid, len)`).

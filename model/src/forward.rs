@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use attention::{AttentionBackend, AttnParams, KvType, SeqId, TokenPos};
+use attention::{AttentionBackend, AttnParams, KvType, RopeHeads, SeqId};
 use ggml_core::backend::CpuBackend;
 use ggml_core::gguf::GgufFile;
 use ggml_core::ops::RopeParams;
@@ -15,7 +15,7 @@ use crate::arch::ArchSpec;
 use crate::batch::Batch;
 use crate::config::ModelConfig;
 use crate::error::ModelError;
-use crate::kv_cache::{Context, Scratch, MICRO_BATCH};
+use crate::kv_cache::{Context, MICRO_BATCH};
 use crate::weights::{TensorSource, Weights};
 
 /// How to load a model.
@@ -125,9 +125,14 @@ impl<B: AttentionBackend> Model<B> {
         self.weights.n_bytes
     }
 
-    /// The backend's name ("cpu").
+    /// The backend's name ("cpu", "hip").
     pub fn backend_name(&self) -> &'static str {
         self.backend.name()
+    }
+
+    /// The backend the model runs on.
+    pub fn backend(&self) -> &B {
+        &self.backend
     }
 
     /// A new evaluation context holding up to `n_ctx` positions (0: the model's default).
@@ -172,11 +177,41 @@ impl<B: AttentionBackend> Model<B> {
         let mut start = 0;
         while start < batch.len() {
             let end = (start + MICRO_BATCH).min(batch.len());
-            let rows = self.micro_batch(ctx, batch, start..end, done_rows)?;
+            let rows = self.micro_batch(ctx, batch, start..end)?;
+            let dst = &mut ctx.logits[done_rows * n_vocab..(done_rows + rows) * n_vocab];
+            self.backend.read(&ctx.scratch.logits, 0, dst)?;
             done_rows += rows;
             start = end;
         }
         Ok(&ctx.logits)
+    }
+
+    /// Evaluates `batch` like [`decode`](Self::decode) but returns, for each token that asked
+    /// for logits, the id of its most likely next token, computed on the backend: the
+    /// logits never leave it. `ids` is cleared and refilled.
+    pub fn decode_greedy(
+        &self,
+        ctx: &mut Context<B>,
+        batch: &Batch,
+        ids: &mut Vec<u32>,
+    ) -> Result<(), ModelError> {
+        self.check_batch(ctx, batch)?;
+        ids.clear();
+        let mut start = 0;
+        while start < batch.len() {
+            let end = (start + MICRO_BATCH).min(batch.len());
+            let rows = self.micro_batch(ctx, batch, start..end)?;
+            let have = ids.len();
+            ids.resize(have + rows, 0);
+            self.backend.argmax(
+                &ctx.scratch.logits,
+                rows,
+                self.config.n_vocab,
+                &mut ids[have..],
+            )?;
+            start = end;
+        }
+        Ok(())
     }
 
     fn check_batch(&self, ctx: &Context<B>, batch: &Batch) -> Result<(), ModelError> {
@@ -213,49 +248,96 @@ impl<B: AttentionBackend> Model<B> {
         Ok(())
     }
 
-    /// Runs tokens `range` of `batch` through the model; writes their logits after
-    /// `done_rows` rows of `ctx.logits` and returns how many rows it wrote.
+    /// Runs tokens `range` of `batch` through the model, leaving the logits of the tokens
+    /// that asked for them in the context's logits buffer on the backend; returns how many
+    /// rows that is.
     fn micro_batch(
         &self,
         ctx: &mut Context<B>,
         batch: &Batch,
         range: std::ops::Range<usize>,
-        done_rows: usize,
     ) -> Result<usize, ModelError> {
-        let (be, c, w) = (&self.backend, &self.config, &self.weights);
-        let m = range.len();
-        let s: &mut Scratch<B> = &mut ctx.scratch;
+        self.fill_step(ctx, batch, range)?;
+        let be = &self.backend;
+        let s = &mut ctx.scratch;
+        be.upload_step(&mut s.step, &s.input)?;
+        let shape = s.input.shape();
+        if !be.replay_step(ctx.key, shape)? {
+            be.begin_step(ctx.key, shape)?;
+            let ran = self.layers(ctx, shape.n_tokens, shape.n_out);
+            let ended = be.end_step();
+            ran?;
+            ended?;
+        }
+        Ok(shape.n_out)
+    }
+
+    /// Gives every token of `range` a cache slot and lays out the step input: one block-table
+    /// row per distinct sequence, then the tokens.
+    fn fill_step(
+        &self,
+        ctx: &mut Context<B>,
+        batch: &Batch,
+        range: std::ops::Range<usize>,
+    ) -> Result<(), ModelError> {
+        let s = &mut ctx.scratch;
+        s.input.clear();
         s.slots.clear();
-        s.tokens.clear();
-        s.positions.clear();
-        s.out_rows.clear();
-        for (row, i) in range.clone().enumerate() {
+        s.seq_rows.clear();
+        for i in range.clone() {
             let (seq, pos): (SeqId, usize) = (batch.seqs[i], batch.positions[i]);
-            s.slots.push(ctx.blocks.assign(seq, pos)?);
-            s.tokens.push(TokenPos { seq, pos });
-            s.positions
-                .push(i32::try_from(pos).map_err(|_| ModelError::ContextFull {
-                    seq,
-                    pos,
-                    n_ctx: ctx.n_ctx,
-                })?);
-            if batch.logits[i] {
-                s.out_rows.push(row as u32);
+            let slot = ctx.blocks.assign(seq, pos)?;
+            s.slots.push(u32::try_from(slot).map_err(|_| ModelError::ContextFull {
+                seq,
+                pos,
+                n_ctx: ctx.n_ctx,
+            })?);
+            if !s.seq_rows.iter().any(|&(q, _)| q == seq) {
+                s.seq_rows.push((seq, 0));
             }
         }
+        for (seq, row) in s.seq_rows.iter_mut() {
+            let table = ctx.blocks.table(*seq).map(|t| t.blocks()).unwrap_or_default();
+            *row = s.input.push_table(table)?;
+        }
+        for (t, i) in range.enumerate() {
+            let (seq, pos) = (batch.seqs[i], batch.positions[i]);
+            let row = s
+                .seq_rows
+                .iter()
+                .find(|&&(q, _)| q == seq)
+                .map_or(0, |&(_, r)| r);
+            let pos = i32::try_from(pos).map_err(|_| ModelError::ContextFull {
+                seq,
+                pos,
+                n_ctx: ctx.n_ctx,
+            })?;
+            s.input
+                .push(batch.tokens[i], pos, s.slots[t], row, batch.logits[i]);
+        }
+        Ok(())
+    }
 
-        be.get_rows(&w.tok_embd, &batch.tokens[range], &mut s.x)?;
+    /// The ops of one step: embedding, every block, the output head.
+    fn layers(&self, ctx: &mut Context<B>, m: usize, n_out: usize) -> Result<(), ModelError> {
+        let (be, c, w) = (&self.backend, &self.config, &self.weights);
+        let s = &mut ctx.scratch;
+        let (eps, d) = (c.rms_eps, c.n_embd);
+        be.get_rows(&w.tok_embd, &s.step, m, &mut s.x)?;
         if self.spec.scale_embeddings {
-            be.scale(&mut s.x, m * c.n_embd, (c.n_embd as f32).sqrt())?;
+            be.scale(&mut s.x, m * d, (d as f32).sqrt())?;
+        }
+        let heads = RopeHeads {
+            n_head: c.n_head,
+            n_kv_head: c.n_head_kv,
+            head_dim: c.head_dim_k,
+        };
+        if let Some(first) = w.layers.first() {
+            be.norm_into(&s.x, &mut s.xn, m, d, eps, &first.attn_norm)?;
         }
         for (il, lw) in w.layers.iter().enumerate() {
-            let eps = c.rms_eps;
-            // Attention block.
-            be.copy(&s.x, &mut s.xn, m * c.n_embd)?;
-            be.rms_norm(&mut s.xn, m, c.n_embd, eps, Some(&lw.attn_norm))?;
-            be.mul_mat(&lw.wq, &s.xn, m, &mut s.q)?;
-            be.mul_mat(&lw.wk, &s.xn, m, &mut s.k)?;
-            be.mul_mat(&lw.wv, &s.xn, m, &mut s.v)?;
+            // Attention block (`xn` holds the normed input).
+            be.qkv([&lw.wq, &lw.wk, &lw.wv], &s.xn, m, &mut s.q, &mut s.k, &mut s.v)?;
             for (b, buf) in [(&lw.bq, &mut s.q), (&lw.bk, &mut s.k), (&lw.bv, &mut s.v)] {
                 if let Some(b) = b {
                     be.add_row(buf, b, m)?;
@@ -267,76 +349,56 @@ impl<B: AttentionBackend> Model<B> {
             if let Some(kn) = &lw.k_norm {
                 be.rms_norm(&mut s.k, m * c.n_head_kv, c.head_dim_k, eps, Some(kn))?;
             }
-            let ff = w.rope_freqs.as_ref();
-            be.rope(
-                &mut s.q,
-                c.n_head,
-                c.head_dim_k,
-                &s.positions,
-                &self.rope[il],
-                ff,
-            )?;
-            be.rope(
-                &mut s.k,
-                c.n_head_kv,
-                c.head_dim_k,
-                &s.positions,
-                &self.rope[il],
-                ff,
-            )?;
-            be.store_kv(&mut ctx.kv, il, &s.k, &s.v, &s.slots)?;
-            be.attend(
-                &ctx.kv,
-                &ctx.blocks,
+            be.rope_store_kv(
+                &mut ctx.kv,
                 il,
-                &s.q,
-                &s.tokens,
-                &self.attn[il],
-                &mut s.attn,
+                [&mut s.q, &mut s.k, &mut s.v],
+                &s.step,
+                m,
+                heads,
+                &self.rope[il],
+                w.rope_freqs.as_ref(),
             )?;
+            be.attend(&mut ctx.kv, il, &s.q, &s.step, m, &self.attn[il], &mut s.attn)?;
             be.mul_mat(&lw.wo, &s.attn, m, &mut s.proj)?;
             if let Some(bo) = &lw.bo {
                 be.add_row(&mut s.proj, bo, m)?;
             }
             if let Some(n) = &lw.post_attn_norm {
-                be.rms_norm(&mut s.proj, m, c.n_embd, eps, Some(n))?;
+                be.rms_norm(&mut s.proj, m, d, eps, Some(n))?;
             }
-            be.add(&mut s.x, &s.proj, m * c.n_embd)?;
+            be.add_norm(&mut s.x, &s.proj, &mut s.xn, m, d, eps, &lw.ffn_norm)?;
             // Feed-forward block.
-            be.copy(&s.x, &mut s.xn, m * c.n_embd)?;
-            be.rms_norm(&mut s.xn, m, c.n_embd, eps, Some(&lw.ffn_norm))?;
-            be.mul_mat(&lw.gate, &s.xn, m, &mut s.gate)?;
-            be.mul_mat(&lw.up, &s.xn, m, &mut s.up)?;
-            be.glu(self.spec.glu, &mut s.gate, &s.up, m * c.n_ff)?;
+            be.ffn_glu(
+                self.spec.glu,
+                &lw.gate,
+                &lw.up,
+                &s.xn,
+                m,
+                c.n_ff,
+                &mut s.gate,
+                &mut s.up,
+            )?;
             be.mul_mat(&lw.down, &s.gate, m, &mut s.proj)?;
             if let Some(n) = &lw.post_ffn_norm {
-                be.rms_norm(&mut s.proj, m, c.n_embd, eps, Some(n))?;
+                be.rms_norm(&mut s.proj, m, d, eps, Some(n))?;
             }
-            be.add(&mut s.x, &s.proj, m * c.n_embd)?;
+            match w.layers.get(il + 1) {
+                Some(next) => {
+                    be.add_norm(&mut s.x, &s.proj, &mut s.xn, m, d, eps, &next.attn_norm)?
+                }
+                None => be.add(&mut s.x, &s.proj, m * d)?,
+            }
         }
-
-        let n_out = s.out_rows.len();
         if n_out == 0 {
-            return Ok(0);
+            return Ok(());
         }
-        be.copy_rows(&s.x, &s.out_rows, c.n_embd, &mut s.out_x)?;
-        be.rms_norm(
-            &mut s.out_x,
-            n_out,
-            c.n_embd,
-            c.rms_eps,
-            Some(&w.output_norm),
-        )?;
-        if n_out > s.logits_rows {
-            s.logits = be.alloc(n_out * c.n_vocab)?;
-            s.logits_rows = n_out;
-        }
-        be.mul_mat(&w.output, &s.out_x, n_out, &mut s.logits)?;
+        be.copy_out_rows(&s.x, &s.step, n_out, d, &mut s.out_x)?;
+        be.rms_norm(&mut s.out_x, n_out, d, eps, Some(&w.output_norm))?;
+        be.mul_mat(w.output(), &s.out_x, n_out, &mut s.logits)?;
         if let Some(cap) = c.final_logit_softcap {
             be.softcap(&mut s.logits, n_out * c.n_vocab, cap)?;
         }
-        let dst = &mut ctx.logits[done_rows * c.n_vocab..(done_rows + n_out) * c.n_vocab];
-        be.read(&s.logits, 0, dst)?;
-        Ok(n_out)
+        Ok(())
     }
 }

@@ -2,7 +2,10 @@
 //! scratch buffers of one forward step (sized once, for the largest micro-batch) and the
 //! logits of the last step. Sequences are managed here (length, truncate, remove).
 
-use attention::{AttentionBackend, BlockManager, KvCacheConfig, KvType, SeqId, TokenPos};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use attention::{AttentionBackend, BlockManager, KvCacheConfig, KvType, SeqId};
+use ggml_core::backend::{StepInput, StepLimits};
 
 use crate::config::ModelConfig;
 use crate::error::ModelError;
@@ -13,7 +16,7 @@ pub const KV_BLOCK_SIZE: usize = 16;
 /// Tokens evaluated together in one pass through the layers; larger batches are split.
 pub const MICRO_BATCH: usize = 128;
 
-/// Activation buffers of one micro-batch on backend `B`.
+/// Activation buffers of one micro-batch on backend `B`, and its step input.
 pub(crate) struct Scratch<B: AttentionBackend> {
     pub x: B::Buffer,
     pub xn: B::Buffer,
@@ -25,19 +28,26 @@ pub(crate) struct Scratch<B: AttentionBackend> {
     pub gate: B::Buffer,
     pub up: B::Buffer,
     pub out_x: B::Buffer,
-    /// Output logits of the micro-batch; grown to the most output rows seen.
+    /// Output logits of the micro-batch: one row of `n_vocab` per token of the micro-batch.
     pub logits: B::Buffer,
-    pub logits_rows: usize,
-    pub slots: Vec<usize>,
-    pub tokens: Vec<TokenPos>,
-    pub positions: Vec<i32>,
-    pub out_rows: Vec<u32>,
+    /// The step input as the host builds it.
+    pub input: StepInput,
+    /// The step input on the backend.
+    pub step: B::Step,
+    /// Cache slot of each token of the micro-batch, before the tables are laid out.
+    pub slots: Vec<u32>,
+    /// Distinct sequences of the micro-batch and their block-table rows.
+    pub seq_rows: Vec<(SeqId, u32)>,
 }
 
 impl<B: AttentionBackend> Scratch<B> {
-    fn new(backend: &B, c: &ModelConfig) -> Result<Scratch<B>, ModelError> {
-        let ub = MICRO_BATCH;
-        let buf = |n: usize| backend.alloc(ub * n);
+    fn new(backend: &B, c: &ModelConfig, limits: StepLimits) -> Result<Scratch<B>, ModelError> {
+        let ub = limits.max_tokens;
+        let buf = |n: usize| {
+            ub.checked_mul(n)
+                .ok_or_else(|| ModelError::Batch(format!("{ub} × {n} activations overflow")))
+                .and_then(|len| Ok(backend.alloc(len)?))
+        };
         Ok(Scratch {
             x: buf(c.n_embd)?,
             xn: buf(c.n_embd)?,
@@ -49,19 +59,26 @@ impl<B: AttentionBackend> Scratch<B> {
             gate: buf(c.n_ff)?,
             up: buf(c.n_ff)?,
             out_x: buf(c.n_embd)?,
-            logits: backend.alloc(c.n_vocab)?,
-            logits_rows: 1,
+            logits: buf(c.n_vocab)?,
+            input: StepInput::with_limits(limits),
+            step: backend.alloc_step(limits)?,
             slots: Vec::with_capacity(ub),
-            tokens: Vec::with_capacity(ub),
-            positions: Vec::with_capacity(ub),
-            out_rows: Vec::with_capacity(ub),
+            seq_rows: Vec::with_capacity(ub),
         })
     }
+}
+
+/// A process-wide unique key per context: names its buffers to a backend that captures steps.
+fn next_context_key() -> u64 {
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    NEXT.fetch_add(1, Ordering::Relaxed)
 }
 
 /// Evaluation state for one model: KV cache, scratch and the last logits. Create it with
 /// [`Model::new_context`](crate::Model::new_context).
 pub struct Context<B: AttentionBackend = ggml_core::backend::CpuBackend> {
+    /// Names this context's buffers to the backend (captured steps).
+    pub(crate) key: u64,
     pub(crate) n_ctx: usize,
     pub(crate) n_vocab: usize,
     pub(crate) blocks: BlockManager,
@@ -82,18 +99,25 @@ impl<B: AttentionBackend> Context<B> {
         let n_blocks = n_ctx.max(1).div_ceil(KV_BLOCK_SIZE);
         let cfg = KvCacheConfig {
             n_layer: c.n_layer,
+            n_head: c.n_head,
             n_kv_head: c.n_head_kv,
             head_dim_k: c.head_dim_k,
             head_dim_v: c.head_dim_v,
             n_slots: n_blocks * KV_BLOCK_SIZE,
             ty,
         };
+        let limits = StepLimits {
+            max_tokens: MICRO_BATCH,
+            max_blocks: n_blocks,
+            block_size: KV_BLOCK_SIZE,
+        };
         Ok(Context {
+            key: next_context_key(),
             n_ctx,
             n_vocab: c.n_vocab,
             blocks: BlockManager::new(n_blocks, KV_BLOCK_SIZE),
             kv: backend.new_kv_store(&cfg)?,
-            scratch: Scratch::new(backend, c)?,
+            scratch: Scratch::new(backend, c, limits)?,
             logits: Vec::new(),
             batch: crate::batch::Batch::with_capacity(MICRO_BATCH),
         })

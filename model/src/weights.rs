@@ -119,8 +119,9 @@ pub(crate) struct LayerWeights<B: Backend> {
 pub(crate) struct Weights<B: Backend> {
     pub tok_embd: B::Matrix,
     pub output_norm: B::Vector,
-    /// The output head: `output.weight`, or the token embedding when that is absent.
-    pub output: B::Matrix,
+    /// The output head `output.weight`; `None` when the head is tied to the token
+    /// embedding (which then serves both, resident once).
+    pub output: Option<B::Matrix>,
     pub rope_freqs: Option<B::Vector>,
     pub layers: Vec<LayerWeights<B>>,
     /// Bytes of every tensor used, as stored in the file.
@@ -259,6 +260,11 @@ impl<B: Backend> Loader<'_, B> {
 }
 
 impl<B: Backend> Weights<B> {
+    /// The output head: `output.weight`, or the token embedding when the head is tied.
+    pub(crate) fn output(&self) -> &B::Matrix {
+        self.output.as_ref().unwrap_or(&self.tok_embd)
+    }
+
     /// Loads every tensor `spec` declares for a model with hyperparameters `c`.
     pub(crate) fn load(
         src: &TensorSource,
@@ -275,9 +281,9 @@ impl<B: Backend> Weights<B> {
         let output = match src.optional(tn::OUTPUT, &[c.n_embd, c.n_vocab])? {
             Some(t) => {
                 l.n_bytes += t.data().len();
-                backend.load_matrix(&t)?
+                Some(backend.load_matrix(&t)?)
             }
-            None => backend.load_matrix(&src.require(tn::TOKEN_EMBD, &[c.n_embd, c.n_vocab])?)?,
+            None => None,
         };
         let output_norm = l.vector(tn::OUTPUT_NORM, c.n_embd)?;
         let rope_freqs = l.opt_vector(tn::ROPE_FREQS, c.rope_dims / 2)?;

@@ -2,11 +2,10 @@
 //! memory as GGUF files: batched prefill equals token-by-token decoding, sequences batched
 //! together equal each run alone, and load errors name what is wrong.
 
-use std::sync::Arc;
+mod common;
 
+use common::tiny::{all_specs, build, spec, Dims, Spec};
 use ggml_core::backend::CpuBackend;
-use ggml_core::gguf::keys::{arch as ak, arch_key, general};
-use ggml_core::gguf::{GgufFile, GgufWriter, Value};
 use ggml_core::GgmlType;
 use model::{Batch, LoadOptions, Model, ModelError};
 
@@ -18,234 +17,23 @@ const N_FF: usize = 96;
 const N_VOCAB: usize = 40;
 const N_LAYER: usize = 2;
 
-/// Deterministic pseudo-random values in [-scale, scale].
-fn values(n: usize, seed: u64, scale: f32) -> Vec<f32> {
-    let mut s = seed
-        .wrapping_mul(6364136223846793005)
-        .wrapping_add(1442695040888963407);
-    (0..n)
-        .map(|_| {
-            s = s
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            ((s >> 40) as f32 / (1u64 << 24) as f32 * 2.0 - 1.0) * scale
-        })
-        .collect()
-}
-
-struct Spec {
-    arch: &'static str,
-    bias: bool,
-    qk_norm: bool,
-    post_norms: bool,
-    tied: bool,
-    window: Option<u32>,
-    /// Q/K/V and gate/up stored fused (phi3).
-    fused: bool,
-    /// Biases present but zero.
-    zero_bias: bool,
-    skip: Option<&'static str>,
-}
-
-const fn spec(arch: &'static str) -> Spec {
-    Spec {
-        arch,
-        bias: false,
-        qk_norm: false,
-        post_norms: false,
-        tied: true,
-        window: None,
-        fused: false,
-        zero_bias: false,
-        skip: None,
-    }
-}
-
-/// A tensor to write: values depend only on the name, so two models share weights.
-struct Tensor {
-    name: String,
-    ty: GgmlType,
-    shape: Vec<usize>,
-    values: Vec<f32>,
-}
-
-fn tensor(name: &str, ty: GgmlType, shape: Vec<usize>) -> Tensor {
-    let n = shape.iter().product();
-    let seed = name
-        .bytes()
-        .fold(7u64, |h, b| h.wrapping_mul(31).wrapping_add(u64::from(b)));
-    let is_norm = name.contains("norm");
-    let mut values = values(n, seed, if is_norm { 0.2 } else { 0.5 });
-    if is_norm {
-        values.iter_mut().for_each(|v| *v += 1.0);
-    }
-    Tensor {
-        name: name.to_string(),
-        ty,
-        shape,
-        values,
-    }
-}
-
-/// Replaces layer `il`'s matrices `parts` by one matrix `fused` holding their rows in order.
-fn fuse(tensors: &mut Vec<Tensor>, il: usize, parts: &[&str], fused: &str) {
-    let names: Vec<String> = parts
-        .iter()
-        .map(|p| format!("blk.{il}.{p}.weight"))
-        .collect();
-    let mut rows = 0;
-    let mut values = Vec::new();
-    for name in &names {
-        let t = tensors
-            .iter()
-            .find(|t| &t.name == name)
-            .expect("part exists");
-        rows += t.shape[1];
-        values.extend_from_slice(&t.values);
-    }
-    tensors.retain(|t| !names.contains(&t.name));
-    tensors.push(Tensor {
-        name: format!("blk.{il}.{fused}.weight"),
-        ty: GgmlType::Q8_0,
-        shape: vec![N_EMBD, rows],
-        values,
-    });
-}
-
-/// A tiny model of `s.arch`: Q8_0 projections, F32 norms/biases/embeddings.
-fn build(s: &Spec) -> Arc<GgufFile> {
-    let mut w = GgufWriter::new();
-    let md = w.metadata_mut();
-    md.insert(general::ARCHITECTURE, Value::String(s.arch.into()));
-    let a = s.arch;
-    for (k, v) in [
-        (ak::EMBEDDING_LENGTH, N_EMBD),
-        (ak::BLOCK_COUNT, N_LAYER),
-        (ak::ATTENTION_HEAD_COUNT, N_HEAD),
-        (ak::ATTENTION_HEAD_COUNT_KV, N_HEAD_KV),
-        (ak::CONTEXT_LENGTH, 64),
-        (ak::FEED_FORWARD_LENGTH, N_FF),
-        (ak::ATTENTION_KEY_LENGTH, HEAD_DIM),
-        (ak::ATTENTION_VALUE_LENGTH, HEAD_DIM),
-    ] {
-        md.insert(arch_key(a, k), Value::U32(v as u32));
-    }
-    md.insert(
-        arch_key(a, ak::ATTENTION_LAYER_NORM_RMS_EPSILON),
-        Value::F32(1e-5),
-    );
-    if let Some(win) = s.window {
-        md.insert(arch_key(a, ak::ATTENTION_SLIDING_WINDOW), Value::U32(win));
-    }
-    let mut tensors: Vec<Tensor> = vec![
-        tensor("token_embd.weight", GgmlType::F32, vec![N_EMBD, N_VOCAB]),
-        tensor("output_norm.weight", GgmlType::F32, vec![N_EMBD]),
-    ];
-    if !s.tied {
-        tensors.push(tensor(
-            "output.weight",
-            GgmlType::Q8_0,
-            vec![N_EMBD, N_VOCAB],
-        ));
-    }
-    let (q, kv) = (N_HEAD * HEAD_DIM, N_HEAD_KV * HEAD_DIM);
-    for il in 0..N_LAYER {
-        let mut add = |n: &str, ty, shape: Vec<usize>| {
-            tensors.push(tensor(&format!("blk.{il}.{n}"), ty, shape))
-        };
-        add("attn_norm.weight", GgmlType::F32, vec![N_EMBD]);
-        add("attn_q.weight", GgmlType::Q8_0, vec![N_EMBD, q]);
-        add("attn_k.weight", GgmlType::Q8_0, vec![N_EMBD, kv]);
-        add("attn_v.weight", GgmlType::Q8_0, vec![N_EMBD, kv]);
-        add("attn_output.weight", GgmlType::Q8_0, vec![q, N_EMBD]);
-        add("ffn_norm.weight", GgmlType::F32, vec![N_EMBD]);
-        add("ffn_gate.weight", GgmlType::Q8_0, vec![N_EMBD, N_FF]);
-        add("ffn_up.weight", GgmlType::Q8_0, vec![N_EMBD, N_FF]);
-        add("ffn_down.weight", GgmlType::Q8_0, vec![N_FF, N_EMBD]);
-        if s.bias {
-            add("attn_q.bias", GgmlType::F32, vec![q]);
-            add("attn_k.bias", GgmlType::F32, vec![kv]);
-            add("attn_v.bias", GgmlType::F32, vec![kv]);
-        }
-        if s.qk_norm {
-            add("attn_q_norm.weight", GgmlType::F32, vec![HEAD_DIM]);
-            add("attn_k_norm.weight", GgmlType::F32, vec![HEAD_DIM]);
-        }
-        if s.post_norms {
-            add("post_attention_norm.weight", GgmlType::F32, vec![N_EMBD]);
-            add("post_ffw_norm.weight", GgmlType::F32, vec![N_EMBD]);
-        }
-        if s.fused {
-            fuse(
-                &mut tensors,
-                il,
-                &["attn_q", "attn_k", "attn_v"],
-                "attn_qkv",
-            );
-            fuse(&mut tensors, il, &["ffn_gate", "ffn_up"], "ffn_up");
-        }
-    }
-    if s.zero_bias {
-        for t in tensors.iter_mut().filter(|t| t.name.ends_with(".bias")) {
-            t.values.iter_mut().for_each(|v| *v = 0.0);
-        }
-    }
-    tensors.retain(|t| Some(t.name.as_str()) != s.skip);
-    for t in &tensors {
-        let shape: Vec<u64> = t.shape.iter().map(|&d| d as u64).collect();
-        w.add_tensor(t.name.clone(), t.ty, &shape).unwrap();
-    }
-    let mut out = w.begin(Vec::new()).unwrap();
-    for t in &tensors {
-        let mut bytes = vec![0u8; t.ty.bytes_for(t.values.len() as u64).unwrap() as usize];
-        ggml_core::quants::quantize_row(t.ty, &t.values, &mut bytes).unwrap();
-        out.write_tensor(&bytes).unwrap();
-    }
-    Arc::new(GgufFile::from_bytes(out.finish().unwrap()).unwrap())
-}
+const DIMS: Dims = Dims {
+    n_embd: N_EMBD,
+    n_head: N_HEAD,
+    n_head_kv: N_HEAD_KV,
+    head_dim: HEAD_DIM,
+    n_ff: N_FF,
+    n_vocab: N_VOCAB,
+    n_layer: N_LAYER,
+    n_ctx: 64,
+};
 
 fn load(s: &Spec) -> Result<Model, ModelError> {
     Model::from_file(
-        build(s),
+        build(s, &DIMS, GgmlType::Q8_0),
         CpuBackend::new(2).unwrap(),
         &LoadOptions::default(),
     )
-}
-
-fn all_specs() -> Vec<Spec> {
-    vec![
-        Spec {
-            tied: false,
-            ..spec("llama")
-        },
-        Spec {
-            window: Some(3),
-            ..spec("mistral")
-        },
-        Spec {
-            bias: true,
-            ..spec("qwen2")
-        },
-        Spec {
-            qk_norm: true,
-            ..spec("qwen3")
-        },
-        Spec {
-            qk_norm: true,
-            post_norms: true,
-            window: Some(3),
-            ..spec("gemma3")
-        },
-        Spec {
-            post_norms: true,
-            window: Some(3),
-            ..spec("gemma2")
-        },
-        Spec {
-            fused: true,
-            ..spec("phi3")
-        },
-    ]
 }
 
 fn max_diff(a: &[f32], b: &[f32]) -> f32 {

@@ -3,7 +3,7 @@
 
 use std::sync::Mutex;
 
-use super::{ensure, Backend, BackendError};
+use super::{argmax_row, ensure, Backend, BackendError, StepInput, StepLimits};
 use crate::ops::{elementwise, matmul, rope, GluKind, RopeParams};
 use crate::tensor::Tensor;
 
@@ -58,6 +58,7 @@ impl Backend for CpuBackend {
     type Buffer = Vec<f32>;
     type Matrix = Tensor;
     type Vector = Vec<f32>;
+    type Step = StepInput;
 
     fn name(&self) -> &'static str {
         "cpu"
@@ -89,12 +90,24 @@ impl Backend for CpuBackend {
         Ok(())
     }
 
+    fn alloc_step(&self, limits: StepLimits) -> Result<StepInput, BackendError> {
+        Ok(StepInput::with_limits(limits))
+    }
+
+    fn upload_step(&self, step: &mut StepInput, input: &StepInput) -> Result<(), BackendError> {
+        input.validate()?;
+        step.clone_from(input);
+        Ok(())
+    }
+
     fn get_rows(
         &self,
         table: &Tensor,
-        ids: &[u32],
+        step: &StepInput,
+        n_tokens: usize,
         out: &mut Vec<f32>,
     ) -> Result<(), BackendError> {
+        let ids = step_slice("get_rows", &step.tokens, n_tokens)?;
         self.pool.install(|| matmul::get_rows(table, ids, out))?;
         Ok(())
     }
@@ -105,13 +118,15 @@ impl Backend for CpuBackend {
         Ok(())
     }
 
-    fn copy_rows(
+    fn copy_out_rows(
         &self,
         src: &Vec<f32>,
-        rows: &[u32],
+        step: &StepInput,
+        n_out: usize,
         cols: usize,
         out: &mut Vec<f32>,
     ) -> Result<(), BackendError> {
+        let rows = step_slice("copy_out_rows", &step.out_rows, n_out)?;
         ensure("copy_rows", rows.len() * cols, out.len())?;
         for (dst, &r) in out.chunks_exact_mut(cols).zip(rows) {
             let start = r as usize * cols;
@@ -165,12 +180,14 @@ impl Backend for CpuBackend {
     fn rope(
         &self,
         x: &mut Vec<f32>,
+        step: &StepInput,
+        n_tokens: usize,
         n_head: usize,
         head_dim: usize,
-        positions: &[i32],
         params: &RopeParams,
         freq_factors: Option<&Vec<f32>>,
     ) -> Result<(), BackendError> {
+        let positions = step_slice("rope", &step.positions, n_tokens)?;
         let len = positions.len() * n_head * head_dim;
         ensure("rope", len, x.len())?;
         if params.n_dims > head_dim || params.n_dims % 2 != 0 {
@@ -230,6 +247,30 @@ impl Backend for CpuBackend {
         elementwise::softcap(&mut x[..len], cap);
         Ok(())
     }
+
+    fn argmax(
+        &self,
+        logits: &Vec<f32>,
+        rows: usize,
+        n_cols: usize,
+        out: &mut [u32],
+    ) -> Result<(), BackendError> {
+        ensure("argmax", rows, out.len())?;
+        ensure("argmax logits", rows * n_cols, logits.len())?;
+        for (o, row) in out.iter_mut().zip(logits.chunks_exact(n_cols.max(1)).take(rows)) {
+            *o = argmax_row(row);
+        }
+        Ok(())
+    }
+}
+
+/// The first `n` entries of a step array, or an error when the step holds fewer.
+fn step_slice<'s, T>(op: &'static str, v: &'s [T], n: usize) -> Result<&'s [T], BackendError> {
+    v.get(..n).ok_or(BackendError::BufferTooSmall {
+        op,
+        need: n,
+        have: v.len(),
+    })
 }
 
 #[cfg(test)]
