@@ -126,8 +126,8 @@ pub fn build(s: &Spec, d: &Dims, wty: GgmlType) -> Arc<GgufFile> {
     for (k, v) in [
         (ak::EMBEDDING_LENGTH, d.n_embd),
         (ak::BLOCK_COUNT, d.n_layer),
-        (ak::ATTENTIOd.n_head_COUNT, d.n_head),
-        (ak::ATTENTIOd.n_head_COUNT_KV, d.n_head_kv),
+        (ak::ATTENTION_HEAD_COUNT, d.n_head),
+        (ak::ATTENTION_HEAD_COUNT_KV, d.n_head_kv),
         (ak::CONTEXT_LENGTH, d.n_ctx),
         (ak::FEED_FORWARD_LENGTH, d.n_ff),
         (ak::ATTENTION_KEY_LENGTH, d.head_dim),
@@ -136,7 +136,7 @@ pub fn build(s: &Spec, d: &Dims, wty: GgmlType) -> Arc<GgufFile> {
         md.insert(arch_key(a, k), Value::U32(v as u32));
     }
     md.insert(
-        arch_key(a, ak::ATTENTIOd.n_layer_NORM_RMS_EPSILON),
+        arch_key(a, ak::ATTENTION_LAYER_NORM_RMS_EPSILON),
         Value::F32(1e-5),
     );
     if let Some(win) = s.window {
