@@ -5,6 +5,7 @@ use std::time::{Duration, Instant};
 
 use hip_runtime::{DeviceBuffer, DeviceRepr, Stream};
 
+use crate::check_quant::{check_quantize_q8_1, check_weight_kernel, QuantReference};
 use crate::error::KernelError;
 use crate::launch::REDUCE_PARTIALS;
 use crate::loader::Kernels;
@@ -40,14 +41,24 @@ impl KernelCheck {
     }
 }
 
-/// Runs `kernel` on `stream` with deterministic inputs and compares with the CPU.
+/// Runs `kernel` on `stream` with deterministic inputs and compares with the CPU. The
+/// per-weight-type kernels need `quant`, the block (de)quantizers of the layer above.
 pub fn check_kernel(
     kernels: &Kernels,
     stream: &Stream,
     kernel: KernelId,
+    quant: Option<&dyn QuantReference>,
 ) -> Result<KernelCheck, KernelError> {
     let started = Instant::now();
     let (elements, max_abs_error, tolerance) = match kernel {
+        KernelId::QuantizeQ8_1 => check_quantize_q8_1(kernels, stream)?,
+        KernelId::GetRows(_) | KernelId::DequantF16(_) | KernelId::MatVec(_) => {
+            let quant = quant.ok_or_else(|| KernelError::Shape {
+                kernel,
+                detail: "checking it needs the CPU block codecs (ggml-core)".into(),
+            })?;
+            check_weight_kernel(kernels, stream, kernel, quant)?
+        }
         KernelId::FillF32 => {
             let mut y = DeviceBuffer::<f32>::zeroed(stream, N)?;
             kernels.fill_f32(&mut y.as_slice_mut(), 1.25)?;
@@ -181,14 +192,16 @@ pub fn check_kernel(
 }
 
 /// Every registered kernel checked in registry order; each entry is the check or why it
-/// could not run.
+/// could not run. Without `quant` the per-weight-type kernels are left out.
 pub fn check_all(
     kernels: &Kernels,
     stream: &Stream,
+    quant: Option<&dyn QuantReference>,
 ) -> Vec<(KernelId, Result<KernelCheck, KernelError>)> {
     KernelId::ALL
         .into_iter()
-        .map(|k| (k, check_kernel(kernels, stream, k)))
+        .filter(|k| quant.is_some() || !k.per_weight_type())
+        .map(|k| (k, check_kernel(kernels, stream, k, quant)))
         .collect()
 }
 

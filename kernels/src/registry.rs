@@ -3,6 +3,8 @@
 
 use std::fmt;
 
+use crate::weight::WeightType;
+
 /// One kernel source file under `kernels/hip/`, compiled into one code object.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum ModuleId {
@@ -22,11 +24,16 @@ pub enum ModuleId {
     Attention,
     /// `sample.hip`: argmax and the sampling chain.
     Sample,
+    /// `quant_rows.hip`: get_rows and dequantize-to-f16 of every weight type.
+    QuantRows,
+    /// `matvec.hip`: q8_1 activation quantization and matrix x vector (plain and fused GLU)
+    /// for every weight type.
+    MatVec,
 }
 
 impl ModuleId {
     /// Every module, in a fixed order.
-    pub const ALL: [ModuleId; 8] = [
+    pub const ALL: [ModuleId; 10] = [
         ModuleId::Elementwise,
         ModuleId::Convert,
         ModuleId::Reduce,
@@ -35,6 +42,8 @@ impl ModuleId {
         ModuleId::Glu,
         ModuleId::Attention,
         ModuleId::Sample,
+        ModuleId::QuantRows,
+        ModuleId::MatVec,
     ];
 
     /// The module's name: its file name without `.hip` (used in cache and prebuilt names).
@@ -48,6 +57,8 @@ impl ModuleId {
             ModuleId::Glu => "glu",
             ModuleId::Attention => "attention",
             ModuleId::Sample => "sample",
+            ModuleId::QuantRows => "quant_rows",
+            ModuleId::MatVec => "matvec",
         }
     }
 
@@ -67,6 +78,8 @@ impl ModuleId {
             ModuleId::Glu => include_str!("../hip/glu.hip"),
             ModuleId::Attention => include_str!("../hip/attention.hip"),
             ModuleId::Sample => include_str!("../hip/sample.hip"),
+            ModuleId::QuantRows => include_str!("../hip/quant_rows.hip"),
+            ModuleId::MatVec => include_str!("../hip/matvec.hip"),
         }
     }
 
@@ -139,38 +152,76 @@ pub enum KernelId {
     AttnCombine,
     /// Index of the largest logit per row.
     ArgmaxF32,
+    /// f32 activations → split q8_1 (int8 quants, f16 scale and scaled sum per 32).
+    QuantizeQ8_1,
+    /// Rows picked by device-side ids, dequantized to f32.
+    GetRows(WeightType),
+    /// A whole weight matrix dequantized to f16.
+    DequantF16(WeightType),
+    /// Matrix x vector (1–8 columns), optionally fused gate/up with the GLU.
+    MatVec(WeightType),
+}
+
+/// The kernels that are not per weight type.
+const PRIMITIVES: [KernelId; 27] = [
+    KernelId::FillF32,
+    KernelId::CopyF32,
+    KernelId::AddF32,
+    KernelId::ScaleF32,
+    KernelId::F16ToF32,
+    KernelId::F32ToF16,
+    KernelId::Bf16ToF32,
+    KernelId::F32ToBf16,
+    KernelId::SumF32,
+    KernelId::SumI32,
+    KernelId::DotI8,
+    KernelId::AddRowF32,
+    KernelId::MulRowF32,
+    KernelId::SoftcapF32,
+    KernelId::CopyRowsF32,
+    KernelId::RmsNormF32,
+    KernelId::AddRmsNormF32,
+    KernelId::RopeF32,
+    KernelId::StoreKvF16,
+    KernelId::StoreKvF32,
+    KernelId::RopeStoreKvF16,
+    KernelId::SwigluF32,
+    KernelId::GegluF32,
+    KernelId::AttnF16,
+    KernelId::AttnCombine,
+    KernelId::ArgmaxF32,
+    KernelId::QuantizeQ8_1,
+];
+
+/// Kernel families with one kernel per weight type (get_rows, dequantize, matrix x vector).
+const TYPE_FAMILIES: usize = 3;
+
+/// Number of registered kernels.
+const KERNEL_COUNT: usize = PRIMITIVES.len() + TYPE_FAMILIES * WeightType::ALL.len();
+
+/// Every kernel: the primitives, then each family for every weight type.
+const fn all_kernels() -> [KernelId; KERNEL_COUNT] {
+    let mut out = [KernelId::FillF32; KERNEL_COUNT];
+    let mut i = 0;
+    while i < PRIMITIVES.len() {
+        out[i] = PRIMITIVES[i];
+        i += 1;
+    }
+    let mut t = 0;
+    while t < WeightType::ALL.len() {
+        let ty = WeightType::ALL[t];
+        out[i] = KernelId::GetRows(ty);
+        out[i + 1] = KernelId::DequantF16(ty);
+        out[i + 2] = KernelId::MatVec(ty);
+        i += 3;
+        t += 1;
+    }
+    out
 }
 
 impl KernelId {
     /// Every kernel, in a fixed order.
-    pub const ALL: [KernelId; 26] = [
-        KernelId::FillF32,
-        KernelId::CopyF32,
-        KernelId::AddF32,
-        KernelId::ScaleF32,
-        KernelId::F16ToF32,
-        KernelId::F32ToF16,
-        KernelId::Bf16ToF32,
-        KernelId::F32ToBf16,
-        KernelId::SumF32,
-        KernelId::SumI32,
-        KernelId::DotI8,
-        KernelId::AddRowF32,
-        KernelId::MulRowF32,
-        KernelId::SoftcapF32,
-        KernelId::CopyRowsF32,
-        KernelId::RmsNormF32,
-        KernelId::AddRmsNormF32,
-        KernelId::RopeF32,
-        KernelId::StoreKvF16,
-        KernelId::StoreKvF32,
-        KernelId::RopeStoreKvF16,
-        KernelId::SwigluF32,
-        KernelId::GegluF32,
-        KernelId::AttnF16,
-        KernelId::AttnCombine,
-        KernelId::ArgmaxF32,
-    ];
+    pub const ALL: [KernelId; KERNEL_COUNT] = all_kernels();
 
     /// The module that defines this kernel.
     pub fn module(self) -> ModuleId {
@@ -195,7 +246,17 @@ impl KernelId {
             KernelId::SwigluF32 | KernelId::GegluF32 => ModuleId::Glu,
             KernelId::AttnF16 | KernelId::AttnCombine => ModuleId::Attention,
             KernelId::ArgmaxF32 => ModuleId::Sample,
+            KernelId::GetRows(_) | KernelId::DequantF16(_) => ModuleId::QuantRows,
+            KernelId::QuantizeQ8_1 | KernelId::MatVec(_) => ModuleId::MatVec,
         }
+    }
+
+    /// Whether this kernel is one of a family with one kernel per weight type.
+    pub fn per_weight_type(self) -> bool {
+        matches!(
+            self,
+            KernelId::GetRows(_) | KernelId::DequantF16(_) | KernelId::MatVec(_)
+        )
     }
 
     /// The unmangled (C-linkage) symbol of this kernel in its module's code object.
@@ -227,6 +288,10 @@ impl KernelId {
             KernelId::AttnF16 => "rf_attn_f16",
             KernelId::AttnCombine => "rf_attn_combine",
             KernelId::ArgmaxF32 => "rf_argmax_f32",
+            KernelId::QuantizeQ8_1 => "rf_quantize_q8_1",
+            KernelId::GetRows(ty) => ty.symbols()[0],
+            KernelId::DequantF16(ty) => ty.symbols()[1],
+            KernelId::MatVec(ty) => ty.symbols()[2],
         }
     }
 }
@@ -260,5 +325,10 @@ mod tests {
             assert_eq!(defined, registered, "{module}");
             assert_eq!(ModuleId::from_name(module.name()), Some(module));
         }
+        let mut all = KernelId::ALL.to_vec();
+        all.sort_unstable();
+        all.dedup();
+        assert_eq!(all.len(), KernelId::ALL.len(), "a kernel is listed twice");
+        assert_eq!(TYPE_FAMILIES, WeightType::ALL[0].symbols().len());
     }
 }

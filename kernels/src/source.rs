@@ -9,6 +9,13 @@ use crate::registry::ModuleId;
 /// The portability header every module includes.
 const HEADER: &str = include_str!("../hip/rocmforge.hip.h");
 
+/// The weight block decoders, included (after the portability header) by the quantized-weight
+/// modules.
+const QUANTS_HEADER: &str = include_str!("../hip/quants.hip.h");
+
+/// The line by which modules include the block decoders.
+const QUANTS_INCLUDE: &str = "#include \"quants.hip.h\"";
+
 /// The line by which modules include the header; replaced by the header's text so that run
 /// time compilers need no include path and every compiler sees the same bytes.
 const HEADER_INCLUDE: &str = "#include \"rocmforge.hip.h\"";
@@ -29,7 +36,10 @@ pub struct ModuleSource {
 impl ModuleSource {
     /// Assembles `module`'s source for `arch`.
     pub fn new(module: ModuleId, arch: &GpuArch) -> Self {
-        let text = module.raw_source().replacen(HEADER_INCLUDE, HEADER, 1);
+        let text = module
+            .raw_source()
+            .replacen(QUANTS_INCLUDE, QUANTS_HEADER, 1)
+            .replacen(HEADER_INCLUDE, HEADER, 1);
         let defines = vec![format!("-DWARP_SIZE={}", arch.warp_size())];
         let mut hasher = Sha256::new();
         hasher.update(text.as_bytes());
@@ -75,6 +85,18 @@ mod tests {
             assert_ne!(src.hash, wave32.hash, "warp size must change the hash");
             assert_eq!(src.hash.len(), 64);
         }
+    }
+
+    #[test]
+    fn the_quants_header_is_inlined_after_the_portability_header() {
+        let arch = GpuArch::parse("gfx90a").unwrap();
+        let src = ModuleSource::new(ModuleId::MatVec, &arch);
+        assert!(!src.text.contains(QUANTS_INCLUDE));
+        let portability = src.text.find("#define ROCMFORGE_HIP_H").unwrap();
+        let quants = src.text.find("#define ROCMFORGE_QUANTS_HIP_H").unwrap();
+        assert!(portability < quants);
+        // The header's text is part of the hashed source.
+        assert!(src.text.contains("struct rf_q4_k"));
     }
 
     #[test]

@@ -30,7 +30,7 @@ fn every_kernel_matches_its_cpu_reference() {
     let stream = Stream::new(kernels.device()).unwrap();
     println!("{} ({})", kernels.device().info(), kernels.arch());
     let mut failed = Vec::new();
-    for (kernel, result) in check_all(&kernels, &stream) {
+    for (kernel, result) in check_all(&kernels, &stream, None) {
         match result {
             Ok(check) => {
                 println!(

@@ -7,6 +7,7 @@ use std::time::Instant;
 
 use ggml_core::backend::cpu::CpuBackend;
 use ggml_core::ops::matmul::mul_mat_t;
+use ggml_core::quants::device::ScalarReference;
 use ggml_core::Tensor;
 use hip_ffi::{AmdDriver, CudaDriver, Driver, Platform, Rtc};
 use hip_runtime::{Device, Hip, Stream};
@@ -243,7 +244,7 @@ fn device_report(device: &Device, cache: Option<DiskCache>) -> DeviceReport {
             return report;
         }
     };
-    report.kernels = check_all(&kernels, &stream)
+    report.kernels = check_all(&kernels, &stream, Some(&ScalarReference))
         .into_iter()
         .map(|(kernel, result)| kernel_row(kernel, result))
         .collect();

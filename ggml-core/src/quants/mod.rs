@@ -11,6 +11,7 @@
 //! [`GgmlType`] to its block format. Adding a format is one file and one table row.
 
 pub mod blocks;
+pub mod device;
 mod iq4;
 mod iq_grid;
 mod iq_grid_tables;
