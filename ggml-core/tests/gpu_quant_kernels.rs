@@ -8,12 +8,13 @@
 
 use ggml_core::ops::elementwise::{gelu_tanh, silu};
 use ggml_core::quants::blocks::{BlockQ8_1, F16Le};
-use ggml_core::quants::device::ggml_type;
+use ggml_core::quants::device::{ggml_type, ScalarReference};
 use ggml_core::quants::{dequantize_row, quantize_row, BlockQuantize};
 use hip_runtime::testing::gpu_or_skip;
 use hip_runtime::{DeviceBuffer, Stream};
+use kernels::check::check_kernel;
 use kernels::launch_quant::{q8_1_bytes, MAX_MATVEC_COLS};
-use kernels::{Glu, KernelError, Kernels, MatVecInput, WeightMatrix, WeightType};
+use kernels::{Glu, KernelError, KernelId, Kernels, MatVecInput, WeightMatrix, WeightType};
 
 /// Normalised mean squared error allowed for quantized weights with q8_1 activations: the
 /// activations' rounding to 8 bits (a uniform error of up to half a step, 1/254 of the block's
@@ -444,4 +445,21 @@ fn launchers_reject_bad_shapes_and_work_goes_on() {
         .matvec(&w, MatVecInput::Q8_1(x), 1, &mut o)
         .unwrap();
     assert_eq!(one.to_vec().unwrap(), [0.0; 4]);
+}
+
+#[test]
+fn doctor_checks_of_the_quant_kernels_pass() {
+    let Some(gpu) = gpu() else { return };
+    let mine = KernelId::ALL
+        .into_iter()
+        .filter(|k| k.per_weight_type() || *k == KernelId::QuantizeQ8_1);
+    for kernel in mine {
+        let check = check_kernel(&gpu.kernels, &gpu.stream, kernel, Some(&ScalarReference))
+            .unwrap_or_else(|e| panic!("{kernel}: {e}"));
+        println!(
+            "{kernel:<22} max error {:.3e} (tolerance {:.1e})",
+            check.max_abs_error, check.tolerance
+        );
+        assert!(check.passed(), "{kernel}: {check:?}");
+    }
 }
