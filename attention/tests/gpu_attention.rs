@@ -7,7 +7,8 @@
 //! random inputs every run (seed printed); normalised mean squared error against the CPU.
 //! Without a GPU each test prints "skipped: no GPU"; `ROCMFORGE_REQUIRE_GPU=1` fails it.
 
-use attention::{AttnParams, BlockManager, CpuKvStore, KvCacheConfig, KvType, TokenPos};
+use attention::{AttnParams, BlockManager, CpuKvStore, KvCacheConfig, KvType};
+use ggml_core::backend::{StepInput, StepLimits};
 use hip_runtime::testing::gpu_or_skip;
 use hip_runtime::{DeviceBuffer, DeviceRepr, Stream};
 use kernels::reference::test_f32;
@@ -72,6 +73,7 @@ fn run_case(kernels: &Kernels, stream: &Stream, seed: u64, case: &Case, lens: &[
     let d = case.d;
     let cfg = KvCacheConfig {
         n_layer: 1,
+        n_head,
         n_kv_head: n_kv,
         head_dim_k: d,
         head_dim_v: d,
@@ -82,13 +84,12 @@ fn run_case(kernels: &Kernels, stream: &Stream, seed: u64, case: &Case, lens: &[
     let (kw, vw) = (n_kv * d, n_kv * d);
     let k = test_f32(writes.len() * kw, seed ^ 1);
     let v = test_f32(writes.len() * vw, seed ^ 2);
-    let slots: Vec<usize> = writes.iter().map(|w| w.2).collect();
+    let slots: Vec<u32> = writes.iter().map(|w| w.2 as u32).collect();
     let mut cpu = CpuKvStore::new(&cfg);
     cpu.store(0, &k, &v, &slots).unwrap();
 
     let (dk, dv) = (up(stream, &k), up(stream, &v));
-    let slots32: Vec<u32> = slots.iter().map(|&s| s as u32).collect();
-    let ds = up(stream, &slots32);
+    let ds = up(stream, &slots);
     let mut kc = DeviceBuffer::<u16>::zeroed(stream, N_SLOTS * kw).unwrap();
     let mut vc = DeviceBuffer::<u16>::zeroed(stream, N_SLOTS * vw).unwrap();
     kernels
@@ -104,7 +105,7 @@ fn run_case(kernels: &Kernels, stream: &Stream, seed: u64, case: &Case, lens: &[
         )
         .unwrap();
 
-    // Block tables: one row per sequence, unused entries out of range.
+    // Block tables: one row per sequence; on the device, unused entries out of range.
     let max_blocks = N_SLOTS / KV_BLOCK_SIZE;
     let mut tables = vec![u32::MAX; lens.len() * max_blocks];
     for s in 0..lens.len() {
@@ -128,27 +129,35 @@ fn run_case(kernels: &Kernels, stream: &Stream, seed: u64, case: &Case, lens: &[
         softcap: case.softcap,
     };
     // Decode: the last position of every sequence. Prefill: every position of them all.
-    let decode: Vec<TokenPos> = lens
+    let decode: Vec<(u32, usize)> = lens
         .iter()
         .enumerate()
-        .map(|(s, &len)| TokenPos {
-            seq: s as u32,
-            pos: len - 1,
-        })
+        .map(|(s, &len)| (s as u32, len - 1))
         .collect();
-    let prefill: Vec<TokenPos> = writes
-        .iter()
-        .map(|&(seq, pos, _)| TokenPos { seq, pos })
-        .collect();
+    let prefill: Vec<(u32, usize)> = writes.iter().map(|&(seq, pos, _)| (seq, pos)).collect();
     for (step_name, tokens) in [("decode", decode), ("prefill", prefill)] {
         let m = tokens.len();
         let q = test_f32(m * n_head * d, seed ^ 3 ^ m as u64);
+        let mut step = StepInput::with_limits(StepLimits {
+            max_tokens: m,
+            max_blocks,
+            block_size: KV_BLOCK_SIZE,
+        });
+        for s in 0..lens.len() {
+            step.push_table(blocks.table(s as u32).unwrap().blocks())
+                .unwrap();
+        }
+        for &(seq, pos) in &tokens {
+            let slot = blocks.table(seq).unwrap().slot(pos, KV_BLOCK_SIZE).unwrap();
+            step.push(0, pos as i32, slot as u32, seq, false);
+        }
         let mut want = vec![0f32; m * n_head * d];
-        cpu.attend(&blocks, 0, &q, &tokens, &params, &mut want)
-            .unwrap();
-        let pos: Vec<i32> = tokens.iter().map(|t| t.pos as i32).collect();
-        let rows: Vec<u32> = tokens.iter().map(|t| t.seq).collect();
-        let (dq, dpos, drow) = (up(stream, &q), up(stream, &pos), up(stream, &rows));
+        cpu.attend(0, &q, &step, m, &params, &mut want).unwrap();
+        let (dq, dpos, drow) = (
+            up(stream, &q),
+            up(stream, &step.positions),
+            up(stream, &step.tok_row),
+        );
         let step = AttnStep {
             m,
             pos: dpos.as_slice(),
