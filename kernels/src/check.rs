@@ -180,7 +180,8 @@ pub fn check_kernel(
         | KernelId::GegluF32
         | KernelId::AttnF16
         | KernelId::AttnCombine
-        | KernelId::ArgmaxF32 => crate::check_ops::check(kernels, stream, kernel)?,
+        | KernelId::ArgmaxF32
+        | KernelId::SampleF32 => crate::check_ops::check(kernels, stream, kernel)?,
     };
     Ok(KernelCheck {
         kernel,

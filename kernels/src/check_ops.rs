@@ -8,6 +8,7 @@ use hip_runtime::{DeviceBuffer, Stream};
 use crate::check::upload;
 use crate::error::KernelError;
 use crate::launch_attention::{attention_decode_scratch_len, AttnShape, AttnStep};
+use crate::launch_sample::{sample_uniform, SampleParams};
 use crate::loader::Kernels;
 use crate::reference::{max_abs_diff, test_f32};
 use crate::registry::KernelId;
@@ -59,6 +60,7 @@ pub(crate) fn check(
         KernelId::StoreKvF16 | KernelId::StoreKvF32 => store(kernels, stream, kernel),
         KernelId::AttnF16 | KernelId::AttnCombine => attention(kernels, stream, kernel),
         KernelId::ArgmaxF32 => argmax(kernels, stream),
+        KernelId::SampleF32 => sample(kernels, stream),
         _ => Err(KernelError::Shape {
             kernel,
             detail: "not a forward-pass kernel".to_string(),
@@ -470,6 +472,88 @@ fn argmax(kernels: &Kernels, stream: &Stream) -> Result<Outcome, KernelError> {
         .iter()
         .zip(&want)
         .filter(|(a, b)| a != b)
+        .count();
+    Ok((rows * n_vocab, wrong as f64, 0.0))
+}
+
+/// The sampling chain on one row, in the CPU sampler's order and float types: sort by
+/// (logit desc, id asc), top-k, top-p (f32 probabilities, f64 normaliser), min-p,
+/// temperature, draw with `u` (f64 sums).
+fn sample_ref(row: &[f32], p: &SampleParams, u: f64) -> u32 {
+    let mut c: Vec<(f32, u32)> = row
+        .iter()
+        .enumerate()
+        .map(|(i, &l)| (l, i as u32))
+        .collect();
+    c.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+    c.truncate(p.top_k.max(p.min_keep));
+    let mx = c[0].0;
+    let z: f64 = c.iter().map(|x| f64::from((x.0 - mx).exp())).sum();
+    let inv = (1.0 / z) as f32;
+    let mut cum = 0f32;
+    for i in 0..c.len() {
+        cum += (c[i].0 - mx).exp() * inv;
+        if cum >= p.top_p && i + 1 >= p.min_keep {
+            c.truncate(i + 1);
+            break;
+        }
+    }
+    let thr = mx + p.min_p.ln();
+    let kept = c.iter().filter(|x| x.0 >= thr).count();
+    c.truncate(if kept >= p.min_keep { kept } else { p.min_keep });
+    let w: Vec<f32> = c
+        .iter()
+        .map(|x| (x.0 / p.temperature - mx / p.temperature).exp())
+        .collect();
+    let target = u * w.iter().map(|&v| f64::from(v)).sum::<f64>();
+    let mut acc = 0f64;
+    for (x, &v) in c.iter().zip(&w) {
+        acc += f64::from(v);
+        if target < acc {
+            return x.1;
+        }
+    }
+    c[c.len() - 1].1
+}
+
+fn sample(kernels: &Kernels, stream: &Stream) -> Result<Outcome, KernelError> {
+    let (rows, n_vocab) = (4, 32_000);
+    let logits: Vec<f32> = test_f32(rows * n_vocab, 37)
+        .iter()
+        .map(|v| v * 8.0)
+        .collect();
+    let params = SampleParams {
+        temperature: 0.8,
+        top_k: 40,
+        top_p: 0.9,
+        min_p: 0.05,
+        min_keep: 1,
+    };
+    let seeds: Vec<u64> = (0..rows as u64).map(|r| 1000 + r).collect();
+    let steps: Vec<u32> = (0..rows as u32).map(|r| 3 * r).collect();
+    let (dl, ds, dt) = (
+        upload(stream, &logits)?,
+        upload(stream, &seeds)?,
+        upload(stream, &steps)?,
+    );
+    let mut ids = DeviceBuffer::<u32>::zeroed(stream, rows)?;
+    kernels.sample_f32(
+        &dl.as_slice(),
+        &ds.as_slice(),
+        &dt.as_slice(),
+        &mut ids.as_slice_mut(),
+        rows,
+        n_vocab,
+        &params,
+    )?;
+    let wrong = ids
+        .to_vec()?
+        .iter()
+        .enumerate()
+        .filter(|&(r, &id)| {
+            let row = &logits[r * n_vocab..(r + 1) * n_vocab];
+            id != sample_ref(row, &params, sample_uniform(seeds[r], steps[r]))
+        })
         .count();
     Ok((rows * n_vocab, wrong as f64, 0.0))
 }

@@ -34,6 +34,7 @@ pub use error::KernelError;
 pub use launch_attention::{attention_decode_scratch_len, AttnShape, AttnStep, KV_BLOCK_SIZE};
 pub use launch_quant::{Glu, MatVecInput, WeightMatrix};
 pub use launch_rope::RopeConsts;
+pub use launch_sample::{sample_uniform, SampleParams, SAMPLE_CAP, SAMPLE_ON_HOST};
 pub use loader::{Kernels, ModuleLoad};
 pub use registry::{KernelId, ModuleId};
 pub use source::ModuleSource;

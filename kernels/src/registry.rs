@@ -152,6 +152,8 @@ pub enum KernelId {
     AttnCombine,
     /// Index of the largest logit per row.
     ArgmaxF32,
+    /// The sampling chain (top-k, top-p, min-p, temperature, seeded draw) per row.
+    SampleF32,
     /// f32 activations → split q8_1 (int8 quants, f16 scale and scaled sum per 32).
     QuantizeQ8_1,
     /// Rows picked by device-side ids, dequantized to f32.
@@ -163,7 +165,7 @@ pub enum KernelId {
 }
 
 /// The kernels that are not per weight type.
-const PRIMITIVES: [KernelId; 27] = [
+const PRIMITIVES: [KernelId; 28] = [
     KernelId::FillF32,
     KernelId::CopyF32,
     KernelId::AddF32,
@@ -190,6 +192,7 @@ const PRIMITIVES: [KernelId; 27] = [
     KernelId::AttnF16,
     KernelId::AttnCombine,
     KernelId::ArgmaxF32,
+    KernelId::SampleF32,
     KernelId::QuantizeQ8_1,
 ];
 
@@ -245,7 +248,7 @@ impl KernelId {
             | KernelId::RopeStoreKvF16 => ModuleId::Rope,
             KernelId::SwigluF32 | KernelId::GegluF32 => ModuleId::Glu,
             KernelId::AttnF16 | KernelId::AttnCombine => ModuleId::Attention,
-            KernelId::ArgmaxF32 => ModuleId::Sample,
+            KernelId::ArgmaxF32 | KernelId::SampleF32 => ModuleId::Sample,
             KernelId::GetRows(_) | KernelId::DequantF16(_) => ModuleId::QuantRows,
             KernelId::QuantizeQ8_1 | KernelId::MatVec(_) => ModuleId::MatVec,
         }
@@ -288,6 +291,7 @@ impl KernelId {
             KernelId::AttnF16 => "rf_attn_f16",
             KernelId::AttnCombine => "rf_attn_combine",
             KernelId::ArgmaxF32 => "rf_argmax_f32",
+            KernelId::SampleF32 => "rf_sample_f32",
             KernelId::QuantizeQ8_1 => "rf_quantize_q8_1",
             KernelId::GetRows(ty) => ty.symbols()[0],
             KernelId::DequantF16(ty) => ty.symbols()[1],

@@ -228,6 +228,17 @@ impl Sampler {
     /// Picks the next token from one position's logits (one per vocabulary entry). The
     /// token is not accepted into the penalty window; call [`Sampler::accept`] for that.
     pub fn sample(&mut self, logits: &[f32]) -> Result<u32, SamplerError> {
+        self.sample_inner(logits, None)
+    }
+
+    /// [`Sampler::sample`] with the draw's uniform number `u` in `[0, 1)` given instead of
+    /// taken from the sampler's generator (which does not advance): reproduces a draw made
+    /// elsewhere, such as the GPU sampling kernel's.
+    pub fn sample_with_uniform(&mut self, logits: &[f32], u: f64) -> Result<u32, SamplerError> {
+        self.sample_inner(logits, Some(u))
+    }
+
+    fn sample_inner(&mut self, logits: &[f32], u: Option<f64>) -> Result<u32, SamplerError> {
         if logits.len() != self.n_vocab {
             return Err(SamplerError::LogitCount {
                 got: logits.len(),
@@ -283,7 +294,8 @@ impl Sampler {
         for x in cands.iter_mut() {
             x.logit /= c.temperature;
         }
-        Ok(steps::draw(cands, self.rng.next_f64()))
+        let u = u.unwrap_or_else(|| self.rng.next_f64());
+        Ok(steps::draw(cands, u))
     }
 }
 
