@@ -2,6 +2,8 @@
 //! weight matrix in both orientations (FFN up: 14336 rows of 4096; FFN down: 4096 rows of
 //! 14336) and Q4_0, Q4_K, Q8_0, with every launch shape of the config table's range; prints
 //! the weight bytes read per second beside a device-to-device copy's bandwidth (read + write).
+//! Each timed launch reads a different copy of the matrix (at least 256 MiB in all), so the
+//! weights come from memory, not from the L2 cache.
 //! A measurement to read, not a test: `cargo run --release -p kernels --example
 //! matvec_bandwidth`.
 
@@ -74,13 +76,19 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     for ty in [WeightType::Q4_0, WeightType::Q4_K, WeightType::Q8_0] {
         for (n_rows, k) in [(14336usize, 4096usize), (4096, 14336)] {
             let bytes = random_blocks(ty, n_rows * k / ty.block_elems());
-            let dw = DeviceBuffer::from_host(&stream, &bytes)?;
-            let w = WeightMatrix {
-                ty,
-                data: dw.as_slice(),
-                n_rows,
-                row_len: k,
-            };
+            let copies = (256usize << 20).div_ceil(bytes.len());
+            let dws = (0..copies)
+                .map(|_| DeviceBuffer::from_host(&stream, &bytes))
+                .collect::<Result<Vec<_>, _>>()?;
+            let ws: Vec<WeightMatrix> = dws
+                .iter()
+                .map(|dw| WeightMatrix {
+                    ty,
+                    data: dw.as_slice(),
+                    n_rows,
+                    row_len: k,
+                })
+                .collect();
             for ncols in [1usize, 8] {
                 let x: Vec<f32> = (0..ncols * k)
                     .map(|i| ((i * 37 % 101) as f32 - 50.0) / 50.0)
@@ -93,9 +101,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 for warps in [1u32, 2, 4, 8] {
                     let config = MatVecConfig { warps };
                     let input = MatVecInput::Q8_1(q8.as_slice());
+                    let mut next = 0;
                     let ms = time_ms(&stream, || {
+                        let w = &ws[next % ws.len()];
+                        next += 1;
                         kernels
-                            .matvec_with(config, &w, None, input, ncols, &mut out.as_slice_mut())
+                            .matvec_with(config, w, None, input, ncols, &mut out.as_slice_mut())
                             .expect("matvec launch");
                     })?;
                     let gbs = bytes.len() as f64 / ms / 1e6;
@@ -106,6 +117,19 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                         100.0 * gbs / copy_gbs
                     );
                 }
+                // The same matrix every launch, for comparison: partly served by the L2.
+                let input = MatVecInput::Q8_1(q8.as_slice());
+                let config = MatVecConfig { warps: tuned };
+                let ms = time_ms(&stream, || {
+                    kernels
+                        .matvec_with(config, &ws[0], None, input, ncols, &mut out.as_slice_mut())
+                        .expect("matvec launch");
+                })?;
+                println!(
+                    "{ty:<5} [{n_rows}][{k}] x{ncols} one copy (L2-warm): {:.1} us, {:.0} GB/s",
+                    ms * 1e3,
+                    bytes.len() as f64 / ms / 1e6
+                );
             }
         }
     }
