@@ -80,7 +80,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             let dws = (0..copies)
                 .map(|_| DeviceBuffer::from_host(&stream, &bytes))
                 .collect::<Result<Vec<_>, _>>()?;
-            let ws: Vec<WeightMatrix> = dws
+            let ws: Vec<WeightMatrix<'_>> = dws
                 .iter()
                 .map(|dw| WeightMatrix {
                     ty,
