@@ -197,7 +197,9 @@ fn check_layer(layer: usize, n_layer: usize) -> Result<(), BackendError> {
 fn check_slot(slot: u32, n_slots: usize) -> Result<usize, BackendError> {
     let slot = slot as usize;
     if slot >= n_slots {
-        return Err(invalid(format!("KV slot {slot} out of range ({n_slots} slots)")));
+        return Err(invalid(format!(
+            "KV slot {slot} out of range ({n_slots} slots)"
+        )));
     }
     Ok(slot)
 }
@@ -236,11 +238,14 @@ impl AttentionBackend for CpuBackend {
         );
         ensure_len("store_kv k", kn, k.len())?;
         ensure_len("store_kv v", vn, v.len())?;
-        let slots = step.slots.get(..n_tokens).ok_or(BackendError::BufferTooSmall {
-            op: "store_kv slots",
-            need: n_tokens,
-            have: step.slots.len(),
-        })?;
+        let slots = step
+            .slots
+            .get(..n_tokens)
+            .ok_or(BackendError::BufferTooSmall {
+                op: "store_kv slots",
+                need: n_tokens,
+                have: step.slots.len(),
+            })?;
         store.store(layer, &k[..kn], &v[..vn], slots)
     }
 
@@ -360,7 +365,8 @@ mod tests {
                 let step = step_for(&blocks, &tokens);
                 let q: Vec<f32> = (0..2 * 4 * 4).map(|i| val(i, 9)).collect();
                 let mut out = vec![0.0; 2 * 4 * 3];
-                be.attend(&mut store, 0, &q, &step, 2, &p, &mut out).unwrap();
+                be.attend(&mut store, 0, &q, &step, 2, &p, &mut out)
+                    .unwrap();
                 for (t, &(seq, pos)) in tokens.iter().enumerate() {
                     for h in 0..4 {
                         let qh = &q[(t * 4 + h) * 4..(t * 4 + h + 1) * 4];

@@ -19,10 +19,10 @@ mod module;
 mod rtc;
 mod runtime;
 mod stream;
-mod upload;
 pub mod testing;
 #[cfg(test)]
 mod tests;
+mod upload;
 
 pub use alloc::{size_class, AllocStats, CachingAllocator};
 pub use blas::{BlasHandle, Gemm};

@@ -61,7 +61,11 @@ impl Uploader {
     /// Queues the copy of `src` into `dst` (lengths must match) on the uploader's stream,
     /// in chunks of at most one staging buffer. Returns once `src` has been read; the
     /// device copy may still be running.
-    pub fn upload<T: DeviceRepr>(&mut self, dst: &mut DeviceSliceMut<'_, T>, src: &[T]) -> Result<()> {
+    pub fn upload<T: DeviceRepr>(
+        &mut self,
+        dst: &mut DeviceSliceMut<'_, T>,
+        src: &[T],
+    ) -> Result<()> {
         crate::memory::check_len("Uploader::upload", dst.len(), src.len())?;
         let elem = std::mem::size_of::<T>().max(1);
         let per_chunk = (self.stage_bytes() / elem).max(1);

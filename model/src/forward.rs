@@ -287,17 +287,22 @@ impl<B: AttentionBackend> Model<B> {
         for i in range.clone() {
             let (seq, pos): (SeqId, usize) = (batch.seqs[i], batch.positions[i]);
             let slot = ctx.blocks.assign(seq, pos)?;
-            s.slots.push(u32::try_from(slot).map_err(|_| ModelError::ContextFull {
-                seq,
-                pos,
-                n_ctx: ctx.n_ctx,
-            })?);
+            s.slots
+                .push(u32::try_from(slot).map_err(|_| ModelError::ContextFull {
+                    seq,
+                    pos,
+                    n_ctx: ctx.n_ctx,
+                })?);
             if !s.seq_rows.iter().any(|&(q, _)| q == seq) {
                 s.seq_rows.push((seq, 0));
             }
         }
         for (seq, row) in s.seq_rows.iter_mut() {
-            let table = ctx.blocks.table(*seq).map(|t| t.blocks()).unwrap_or_default();
+            let table = ctx
+                .blocks
+                .table(*seq)
+                .map(|t| t.blocks())
+                .unwrap_or_default();
             *row = s.input.push_table(table)?;
         }
         for (t, i) in range.enumerate() {
@@ -337,7 +342,14 @@ impl<B: AttentionBackend> Model<B> {
         }
         for (il, lw) in w.layers.iter().enumerate() {
             // Attention block (`xn` holds the normed input).
-            be.qkv([&lw.wq, &lw.wk, &lw.wv], &s.xn, m, &mut s.q, &mut s.k, &mut s.v)?;
+            be.qkv(
+                [&lw.wq, &lw.wk, &lw.wv],
+                &s.xn,
+                m,
+                &mut s.q,
+                &mut s.k,
+                &mut s.v,
+            )?;
             for (b, buf) in [(&lw.bq, &mut s.q), (&lw.bk, &mut s.k), (&lw.bv, &mut s.v)] {
                 if let Some(b) = b {
                     be.add_row(buf, b, m)?;
@@ -359,7 +371,15 @@ impl<B: AttentionBackend> Model<B> {
                 &self.rope[il],
                 w.rope_freqs.as_ref(),
             )?;
-            be.attend(&mut ctx.kv, il, &s.q, &s.step, m, &self.attn[il], &mut s.attn)?;
+            be.attend(
+                &mut ctx.kv,
+                il,
+                &s.q,
+                &s.step,
+                m,
+                &self.attn[il],
+                &mut s.attn,
+            )?;
             be.mul_mat(&lw.wo, &s.attn, m, &mut s.proj)?;
             if let Some(bo) = &lw.bo {
                 be.add_row(&mut s.proj, bo, m)?;

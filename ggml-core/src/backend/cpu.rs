@@ -257,7 +257,10 @@ impl Backend for CpuBackend {
     ) -> Result<(), BackendError> {
         ensure("argmax", rows, out.len())?;
         ensure("argmax logits", rows * n_cols, logits.len())?;
-        for (o, row) in out.iter_mut().zip(logits.chunks_exact(n_cols.max(1)).take(rows)) {
+        for (o, row) in out
+            .iter_mut()
+            .zip(logits.chunks_exact(n_cols.max(1)).take(rows))
+        {
             *o = argmax_row(row);
         }
         Ok(())

@@ -92,7 +92,14 @@ fn tensor(name: &str, ty: GgmlType, shape: Vec<usize>) -> Tensor {
 }
 
 /// Replaces layer `il`'s matrices `parts` by one matrix `fused` holding their rows in order.
-fn fuse(tensors: &mut Vec<Tensor>, il: usize, parts: &[&str], fused: &str, d: &Dims, wty: GgmlType) {
+fn fuse(
+    tensors: &mut Vec<Tensor>,
+    il: usize,
+    parts: &[&str],
+    fused: &str,
+    d: &Dims,
+    wty: GgmlType,
+) {
     let names: Vec<String> = parts
         .iter()
         .map(|p| format!("blk.{il}.{p}.weight"))
@@ -143,15 +150,15 @@ pub fn build(s: &Spec, d: &Dims, wty: GgmlType) -> Arc<GgufFile> {
         md.insert(arch_key(a, ak::ATTENTION_SLIDING_WINDOW), Value::U32(win));
     }
     let mut tensors: Vec<Tensor> = vec![
-        tensor("token_embd.weight", GgmlType::F32, vec![d.n_embd, d.n_vocab]),
+        tensor(
+            "token_embd.weight",
+            GgmlType::F32,
+            vec![d.n_embd, d.n_vocab],
+        ),
         tensor("output_norm.weight", GgmlType::F32, vec![d.n_embd]),
     ];
     if !s.tied {
-        tensors.push(tensor(
-            "output.weight",
-            wty,
-            vec![d.n_embd, d.n_vocab],
-        ));
+        tensors.push(tensor("output.weight", wty, vec![d.n_embd, d.n_vocab]));
     }
     let (q, kv) = (d.n_head * d.head_dim, d.n_head_kv * d.head_dim);
     for il in 0..d.n_layer {
@@ -246,4 +253,3 @@ pub fn all_specs() -> Vec<Spec> {
         },
     ]
 }
-
