@@ -4,6 +4,9 @@
 pub mod elementwise;
 pub mod fused;
 pub mod matmul;
+pub mod pool;
+pub mod qdot;
+pub mod qmatmul;
 pub mod rope;
 pub mod simd;
 

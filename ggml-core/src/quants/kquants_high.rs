@@ -10,7 +10,7 @@ use crate::dtype::{GgmlType, QK_K};
 
 /// Scale and min of group `j` (0..8) from the 12 packed bytes of Q4_K/Q5_K (ggml's
 /// `get_scale_min_k4`).
-fn scale_min_k4(j: usize, q: &[u8; 12]) -> (u8, u8) {
+pub(crate) fn scale_min_k4(j: usize, q: &[u8; 12]) -> (u8, u8) {
     if j < 4 {
         (q[j] & 63, q[j + 4] & 63)
     } else {
@@ -119,7 +119,7 @@ fn dequantize_affine_k(
 /// The nibble of weight `i` in Q4_K/Q5_K `qs`: each 64 weights share 32 bytes, the first
 /// 32 in the low nibbles.
 #[inline]
-fn nibble_k(qs: &[u8; QK_K / 2], i: usize) -> u8 {
+pub(crate) fn nibble_k(qs: &[u8; QK_K / 2], i: usize) -> u8 {
     let byte = qs[(i / 64) * 32 + i % 32];
     if i % 64 < 32 {
         byte & 0x0f
@@ -205,7 +205,7 @@ impl BlockQuantize for BlockQ5K {
 /// The 6-bit level of Q6_K weight `i`: in each half (128 weights) weight `l + 32 * k`
 /// takes nibble `k / 2` of `ql[l + 32 * (k % 2)]` and bits `2k..2k+2` of `qh[l]`.
 #[inline]
-fn q6k_level(ql: &[u8; QK_K / 2], qh: &[u8; QK_K / 4], i: usize) -> u8 {
+pub(crate) fn q6k_level(ql: &[u8; QK_K / 2], qh: &[u8; QK_K / 4], i: usize) -> u8 {
     let (half, within) = (i / 128, i % 128);
     let (k, l) = (within / 32, within % 32);
     let low_byte = ql[half * 64 + l + 32 * (k % 2)];

@@ -11,7 +11,7 @@ use crate::dtype::{GgmlType, QK_K};
 
 /// The 2-bit field of weight `i` (0..256) in a packed `qs` array.
 #[inline]
-fn crumb(qs: &[u8], i: usize) -> u8 {
+pub(crate) fn crumb(qs: &[u8], i: usize) -> u8 {
     let (half, within) = (i / 128, i % 128);
     (qs[half * 32 + within % 32] >> (2 * (within / 32))) & 3
 }
@@ -109,7 +109,7 @@ impl BlockQuantize for BlockQ2K {
 }
 
 /// The sixteen 6-bit scales of a Q3_K block, each minus 32.
-fn q3k_scales(packed: &[u8; 12]) -> [i8; 16] {
+pub(crate) fn q3k_scales(packed: &[u8; 12]) -> [i8; 16] {
     std::array::from_fn(|j| {
         let low = if j < 8 {
             packed[j] & 0x0f
@@ -137,7 +137,7 @@ fn pack_q3k_scales(scales: &[u8; 16]) -> [u8; 12] {
 
 /// Whether the high bit of Q3_K weight `i` is set: `hmask[i % 32]`, bit `i / 32`.
 #[inline]
-fn q3k_high_bit(hmask: &[u8], i: usize) -> bool {
+pub(crate) fn q3k_high_bit(hmask: &[u8], i: usize) -> bool {
     hmask[i % 32] & (1 << (i / 32)) != 0
 }
 

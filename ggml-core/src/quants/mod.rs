@@ -24,6 +24,9 @@ mod scale_search;
 mod ternary;
 
 pub use iq4::KVALUES_IQ4NL;
+/// Element accessors of the k-quant layouts, shared with the integer dot kernels.
+pub(crate) use kquants_high::{nibble_k, q6k_level, scale_min_k4};
+pub(crate) use kquants_low::{crumb, q3k_high_bit, q3k_scales};
 pub use mxfp4::{e8m0_to_f32_half, KVALUES_MXFP4};
 
 use blocks::{cast_blocks, cast_blocks_mut, RawBlock};
