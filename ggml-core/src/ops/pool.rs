@@ -2,7 +2,10 @@
 //! calling thread, spinning briefly between ops (the ops of a decode step follow each other
 //! within microseconds) and sleeping on a condition variable after that. An op is one call
 //! of [`Pool::run`], a barrier at its end; work inside it is split with [`Chunks`], which
-//! hands each piece of an output to exactly one thread. Nothing is allocated per op.
+//! hands each piece of an output to whichever thread asks next, so the op never waits for a
+//! worker that has not started it (on a busy machine a worker may be descheduled for a
+//! whole time slice): the caller takes the remaining chunks and waits only for workers that
+//! joined. Nothing is allocated per op.
 
 use std::any::Any;
 use std::marker::PhantomData;
@@ -26,8 +29,8 @@ unsafe impl Send for JobPtr {}
 struct Shared {
     /// Bumped once per op (and once at shutdown).
     epoch: AtomicUsize,
-    /// Workers still running the current op.
-    pending: AtomicUsize,
+    /// Workers that joined the current op and have not finished it.
+    active: AtomicUsize,
     /// Workers asleep (or about to be) on `wake`.
     sleepers: AtomicUsize,
     shutdown: AtomicBool,
@@ -75,7 +78,7 @@ impl Pool {
         };
         let shared = Arc::new(Shared {
             epoch: AtomicUsize::new(0),
-            pending: AtomicUsize::new(0),
+            active: AtomicUsize::new(0),
             sleepers: AtomicUsize::new(0),
             shutdown: AtomicBool::new(false),
             panicked: AtomicBool::new(false),
@@ -103,8 +106,10 @@ impl Pool {
         self.workers.len() + 1
     }
 
-    /// Runs `f(thread)` once on each thread (`0..threads()`, the caller is thread 0) and
-    /// returns when all have finished.
+    /// Runs `f(thread)` on the calling thread (as thread 0) and on each worker that joins
+    /// before the caller's own call returns (threads `1..threads()`), and returns when all of
+    /// those have finished. `f` must split its work dynamically (with [`Chunks`]): a worker
+    /// may join late or not at all.
     pub fn run(&self, f: &(dyn Fn(usize) + Sync)) -> Result<(), JobPanicked> {
         if self.workers.is_empty() {
             return catch_unwind(AssertUnwindSafe(|| f(0))).map_err(message);
@@ -112,30 +117,29 @@ impl Pool {
         let _one_op = lock(&self.busy);
         let s = &*self.shared;
         let ptr: *const (dyn Fn(usize) + Sync + '_) = f;
-        // SAFETY: only the lifetime bound of the trait object changes. Workers use the
-        // pointer only between the epoch bump below and their `pending` decrement, and this
-        // function does not return before `pending` is zero and the slot is cleared, so
-        // `f` outlives every use.
+        // SAFETY: only the lifetime bound of the trait object changes. A worker uses the
+        // pointer only after registering in `active` under the `job` lock, while the slot
+        // holds it; this function clears the slot under that lock and then waits for
+        // `active` to reach zero before returning, so `f` outlives every use.
         let ptr: *const (dyn Fn(usize) + Sync + 'static) = unsafe { std::mem::transmute(ptr) };
-        *lock(&s.job) = Some(JobPtr(ptr));
         s.panicked.store(false, Ordering::Relaxed);
-        s.pending.store(self.workers.len(), Ordering::SeqCst);
+        *lock(&s.job) = Some(JobPtr(ptr));
         s.epoch.fetch_add(1, Ordering::SeqCst);
         if s.sleepers.load(Ordering::SeqCst) > 0 {
             let _g = lock(&s.sleep);
             s.wake.notify_all();
         }
         let mine = catch_unwind(AssertUnwindSafe(|| f(0)));
+        *lock(&s.job) = None;
         let mut spins = 0u32;
-        while s.pending.load(Ordering::Acquire) != 0 {
+        while s.active.load(Ordering::Acquire) != 0 {
             spins += 1;
-            if spins < 1 << 14 {
+            if spins < 1 << 10 {
                 std::hint::spin_loop();
             } else {
                 std::thread::yield_now();
             }
         }
-        *lock(&s.job) = None;
         mine.map_err(message)?;
         if s.panicked.load(Ordering::Relaxed) {
             return Err(JobPanicked("in a worker thread".into()));
@@ -185,16 +189,22 @@ fn worker(s: &Shared, id: usize) {
         if s.shutdown.load(Ordering::Acquire) {
             return;
         }
-        let job = *lock(&s.job);
+        let job = {
+            let slot = lock(&s.job);
+            if slot.is_some() {
+                s.active.fetch_add(1, Ordering::SeqCst);
+            }
+            *slot
+        };
         if let Some(JobPtr(p)) = job {
-            // SAFETY: `Pool::run` keeps the job alive until `pending` reaches zero, which
-            // this worker's decrement below is part of.
+            // SAFETY: this worker registered in `active` while the slot held the job, and
+            // `Pool::run` keeps the job alive until `active` is zero again.
             let f = unsafe { &*p };
             if catch_unwind(AssertUnwindSafe(|| f(id))).is_err() {
                 s.panicked.store(true, Ordering::Relaxed);
             }
+            s.active.fetch_sub(1, Ordering::Release);
         }
-        s.pending.fetch_sub(1, Ordering::Release);
     }
 }
 
@@ -281,12 +291,15 @@ mod tests {
     fn every_thread_runs_and_chunks_cover_the_output_once() {
         let pool = Pool::new(3).unwrap();
         assert_eq!(pool.threads(), 3);
+        let mut joined = 0;
         for round in 0..200 {
             let mut out = vec![0u32; 1000 + round];
             let chunks = Chunks::new(&mut out, 7);
             let ran = AtomicUsize::new(0);
             pool.run(&|t| {
                 ran.fetch_or(1 << t, Ordering::Relaxed);
+                // Slow chunks, so the workers join before the caller has taken them all.
+                std::thread::sleep(Duration::from_micros(20));
                 while let Some((i, c)) = chunks.next() {
                     for (j, v) in c.iter_mut().enumerate() {
                         *v += (i * 7 + j) as u32 + 1;
@@ -295,18 +308,32 @@ mod tests {
             })
             .unwrap();
             assert!(out.iter().enumerate().all(|(i, &v)| v == i as u32 + 1));
-            assert_eq!(ran.load(Ordering::Relaxed), 0b111, "round {round}");
+            assert_eq!(
+                ran.load(Ordering::Relaxed) & 1,
+                1,
+                "round {round}: caller ran"
+            );
+            joined |= ran.load(Ordering::Relaxed);
             if round % 50 == 0 {
                 // Let the workers fall asleep, so waking them is tested too.
                 std::thread::sleep(SPIN * 4);
             }
         }
+        assert_eq!(joined, 0b111, "every worker joined some op");
     }
 
     #[test]
     fn a_panicking_job_is_an_error_and_the_pool_survives() {
         let pool = Pool::new(2).unwrap();
-        let err = pool.run(&|t| assert!(t != 1, "boom")).unwrap_err();
+        // The caller waits long enough for the worker to join.
+        let err = pool
+            .run(&|t| {
+                if t == 0 {
+                    std::thread::sleep(Duration::from_millis(300));
+                }
+                assert!(t != 1, "boom");
+            })
+            .unwrap_err();
         assert_eq!(err, JobPanicked("in a worker thread".into()));
         let err = pool.run(&|t| assert!(t != 0, "boom")).unwrap_err();
         assert!(err.0.contains("boom"), "{err}");

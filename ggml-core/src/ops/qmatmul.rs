@@ -5,7 +5,7 @@
 //! an activation tile stays in L1 across the rows.
 
 use super::pool::{Chunks, Pool};
-use super::qdot::{Kernel, TILE};
+use super::qdot::Kernel;
 use super::OpError;
 use crate::tensor::Tensor;
 
@@ -90,14 +90,8 @@ pub fn mul_mat_q(
     pool.run(&|_| {
         while let Some((i, out)) = chunks.next() {
             let first = i * rows_per;
-            for t0 in (0..m).step_by(TILE) {
-                let c = TILE.min(m - t0);
-                let tile = &acts[t0 * stride..];
-                for (r, o) in out.chunks_exact_mut(m).enumerate() {
-                    let row = &data[(first + r) * rb..(first + r + 1) * rb];
-                    kern.dot(row, tile, stride, &mut o[t0..t0 + c]);
-                }
-            }
+            let rows = &data[first * rb..(first + out.len() / m) * rb];
+            kern.dot_rows(rows, rb, acts, stride, m, out, m);
         }
     })
     .map_err(|e| shape(e.to_string()))

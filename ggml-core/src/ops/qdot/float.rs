@@ -9,9 +9,9 @@ use crate::quants::blocks::{cast_blocks, Bf16Le, F16Le, F32Le};
 pub(super) fn kernel(isa: Isa, ty: GgmlType) -> Option<DotFn> {
     use GgmlType as T;
     Some(match (isa, ty) {
-        (Isa::Scalar, T::F32) => |r, a, s, o| each_act(r, a, s, o, scalar::<F32Le>),
-        (Isa::Scalar, T::F16) => |r, a, s, o| each_act(r, a, s, o, scalar::<F16Le>),
-        (Isa::Scalar, T::BF16) => |r, a, s, o| each_act(r, a, s, o, scalar::<Bf16Le>),
+        (Isa::Scalar, T::F32) => |t, o, s| each_act(t, o, s, scalar::<F32Le>),
+        (Isa::Scalar, T::F16) => |t, o, s| each_act(t, o, s, scalar::<F16Le>),
+        (Isa::Scalar, T::BF16) => |t, o, s| each_act(t, o, s, scalar::<Bf16Le>),
         #[cfg(target_arch = "x86_64")]
         (_, T::F32 | T::F16 | T::BF16) => return x86::kernel(ty),
         _ => return None,
@@ -70,9 +70,9 @@ mod x86 {
 
     pub(super) fn kernel(ty: GgmlType) -> Option<DotFn> {
         Some(match ty {
-            GgmlType::F32 => |r, a, s, o| each_act(r, a, s, o, checked::<F32Le>),
-            GgmlType::F16 => |r, a, s, o| each_act(r, a, s, o, checked::<F16Le>),
-            GgmlType::BF16 => |r, a, s, o| each_act(r, a, s, o, checked::<Bf16Le>),
+            GgmlType::F32 => |t, o, s| each_act(t, o, s, checked::<F32Le>),
+            GgmlType::F16 => |t, o, s| each_act(t, o, s, checked::<F16Le>),
+            GgmlType::BF16 => |t, o, s| each_act(t, o, s, checked::<Bf16Le>),
             _ => return None,
         })
     }

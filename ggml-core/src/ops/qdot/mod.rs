@@ -100,11 +100,11 @@ pub fn active_isa() -> Isa {
         .and_then(|n| Isa::from_name(n.trim()))
         .filter(|i| i.supported())
         .unwrap_or_else(Isa::best);
-    store(isa);
+    set_active(isa);
     isa
 }
 
-fn store(isa: Isa) {
+fn set_active(isa: Isa) {
     let idx = Isa::ALL.iter().position(|i| *i == isa).unwrap_or(0);
     ACTIVE.store(idx as u8 + 1, Ordering::Relaxed);
 }
@@ -115,7 +115,7 @@ pub fn force_isa(isa: Option<Isa>) -> bool {
     match isa {
         Some(i) if !i.supported() => false,
         Some(i) => {
-            store(i);
+            set_active(i);
             true
         }
         None => {
@@ -125,9 +125,42 @@ pub fn force_isa(isa: Option<Isa>) -> bool {
     }
 }
 
-/// Dots one weight row (whole blocks) with `out.len()` activation rows laid out `stride`
-/// bytes apart in `acts` (each in the kernel's [`ActFormat`]), writing one sum per row.
-type DotFn = fn(row: &[u8], acts: &[u8], stride: usize, out: &mut [f32]);
+/// Weight rows times up to [`TILE`] activation rows: what one kernel call computes.
+pub(super) struct Tile<'a> {
+    /// Weight rows of `row_bytes` bytes each (whole blocks).
+    rows: &'a [u8],
+    row_bytes: usize,
+    /// Activation rows `stride` bytes apart.
+    acts: &'a [u8],
+    stride: usize,
+    /// Activation rows in the tile (1..=TILE).
+    n_acts: usize,
+}
+
+impl<'a> Tile<'a> {
+    /// The weight rows.
+    fn rows(&self) -> std::slice::ChunksExact<'a, u8> {
+        self.rows.chunks_exact(self.row_bytes.max(1))
+    }
+
+    /// Activation row `t` (shorter or empty where `acts` ends early).
+    fn act(&self, t: usize) -> &'a [u8] {
+        let a = self.acts.get(t * self.stride..).unwrap_or_default();
+        &a[..self.stride.min(a.len())]
+    }
+}
+
+/// Writes `tile`'s products: `out[r * ostride + t] = row r · act t` (entries past the end of
+/// `out` are dropped).
+type DotFn = fn(tile: &Tile<'_>, out: &mut [f32], ostride: usize);
+
+/// Stores one weight row's sums at `out[at..at + C]`.
+#[inline(always)]
+fn store<const C: usize>(out: &mut [f32], at: usize, v: &[f32; C]) {
+    if let Some(o) = out.get_mut(at..at + C) {
+        o.copy_from_slice(v);
+    }
+}
 
 /// A dot kernel for one weight type on one instruction set.
 #[derive(Clone, Copy)]
@@ -148,13 +181,37 @@ impl Kernel {
         self.act
     }
 
-    /// `out[t] = row · act[t]` for the activation rows at `acts[t * stride..]`. `row` holds
-    /// whole weight blocks of `k` elements and each activation row `act.row_bytes(k)` bytes;
-    /// rows that are too short contribute only their whole blocks.
+    /// `out[t] = row · act[t]` for the `out.len()` activation rows at `acts[t * stride..]`.
+    /// `row` holds whole weight blocks of `k` elements and each activation row
+    /// `act.row_bytes(k)` bytes; rows that are too short contribute only their whole blocks.
     pub fn dot(&self, row: &[u8], acts: &[u8], stride: usize, out: &mut [f32]) {
-        for (i, o) in out.chunks_mut(TILE).enumerate() {
-            let start = (i * TILE * stride).min(acts.len());
-            (self.dot)(row, &acts[start..], stride, o);
+        let n = out.len();
+        self.dot_rows(row, row.len(), acts, stride, n, out, 0);
+    }
+
+    /// `out[r * ostride + t] = rows[r] · act[t]` for every weight row `r` (`row_bytes` each)
+    /// and the `n_acts` activation rows at `acts[t * stride..]`; four activation rows share
+    /// each unpacked weight block.
+    #[allow(clippy::too_many_arguments)]
+    pub fn dot_rows(
+        &self,
+        rows: &[u8],
+        row_bytes: usize,
+        acts: &[u8],
+        stride: usize,
+        n_acts: usize,
+        out: &mut [f32],
+        ostride: usize,
+    ) {
+        for t0 in (0..n_acts).step_by(TILE) {
+            let tile = Tile {
+                rows,
+                row_bytes,
+                acts: acts.get(t0 * stride..).unwrap_or_default(),
+                stride,
+                n_acts: TILE.min(n_acts - t0),
+            };
+            (self.dot)(&tile, out.get_mut(t0..).unwrap_or_default(), ostride);
         }
     }
 }
@@ -179,18 +236,15 @@ pub fn kernel(isa: Isa, ty: GgmlType) -> Option<Kernel> {
     Some(Kernel { act, dot })
 }
 
-/// Calls `f(row, act, out)` for each activation row: how kernels without a tiled form
-/// serve a tile.
+/// Calls `f(row, act)` for each weight row and activation row of `tile`: how kernels
+/// without a tiled form serve one.
 #[inline(always)]
-fn each_act(
-    row: &[u8],
-    acts: &[u8],
-    stride: usize,
-    out: &mut [f32],
-    f: impl Fn(&[u8], &[u8]) -> f32,
-) {
-    for (t, o) in out.iter_mut().enumerate() {
-        let a = acts.get(t * stride..).unwrap_or_default();
-        *o = f(row, &a[..stride.min(a.len())]);
+fn each_act(tile: &Tile<'_>, out: &mut [f32], ostride: usize, f: impl Fn(&[u8], &[u8]) -> f32) {
+    for (r, row) in tile.rows().enumerate() {
+        for t in 0..tile.n_acts {
+            if let Some(o) = out.get_mut(r * ostride + t) {
+                *o = f(row, tile.act(t));
+            }
+        }
     }
 }

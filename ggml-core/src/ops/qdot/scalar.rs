@@ -18,19 +18,19 @@ use crate::quants::{
 pub(super) fn kernel(ty: GgmlType) -> Option<DotFn> {
     use GgmlType as T;
     Some(match ty {
-        T::Q4_0 => |r, a, s, o| each_act(r, a, s, o, q4_0),
-        T::Q4_1 => |r, a, s, o| each_act(r, a, s, o, q4_1),
-        T::Q5_0 => |r, a, s, o| each_act(r, a, s, o, q5_0),
-        T::Q5_1 => |r, a, s, o| each_act(r, a, s, o, q5_1),
-        T::Q8_0 => |r, a, s, o| each_act(r, a, s, o, q8_0),
-        T::IQ4_NL => |r, a, s, o| each_act(r, a, s, o, iq4_nl),
-        T::MXFP4 => |r, a, s, o| each_act(r, a, s, o, mxfp4),
-        T::Q2_K => |r, a, s, o| each_act(r, a, s, o, q2_k),
-        T::Q3_K => |r, a, s, o| each_act(r, a, s, o, q3_k),
-        T::Q4_K => |r, a, s, o| each_act(r, a, s, o, q4_k),
-        T::Q5_K => |r, a, s, o| each_act(r, a, s, o, q5_k),
-        T::Q6_K => |r, a, s, o| each_act(r, a, s, o, q6_k),
-        T::IQ4_XS => |r, a, s, o| each_act(r, a, s, o, iq4_xs),
+        T::Q4_0 => |t, o, s| each_act(t, o, s, q4_0),
+        T::Q4_1 => |t, o, s| each_act(t, o, s, q4_1),
+        T::Q5_0 => |t, o, s| each_act(t, o, s, q5_0),
+        T::Q5_1 => |t, o, s| each_act(t, o, s, q5_1),
+        T::Q8_0 => |t, o, s| each_act(t, o, s, q8_0),
+        T::IQ4_NL => |t, o, s| each_act(t, o, s, iq4_nl),
+        T::MXFP4 => |t, o, s| each_act(t, o, s, mxfp4),
+        T::Q2_K => |t, o, s| each_act(t, o, s, q2_k),
+        T::Q3_K => |t, o, s| each_act(t, o, s, q3_k),
+        T::Q4_K => |t, o, s| each_act(t, o, s, q4_k),
+        T::Q5_K => |t, o, s| each_act(t, o, s, q5_k),
+        T::Q6_K => |t, o, s| each_act(t, o, s, q6_k),
+        T::IQ4_XS => |t, o, s| each_act(t, o, s, iq4_xs),
         _ => return None,
     })
 }

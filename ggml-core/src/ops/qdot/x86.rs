@@ -10,6 +10,7 @@ use std::arch::x86_64::{
     _mm_srli_epi16,
 };
 
+use super::Tile;
 use crate::quants::blocks::{cast_blocks, F16Le, RawBlock};
 
 /// Whether the CPU has AVX2, FMA and F16C.
@@ -115,13 +116,10 @@ pub(super) fn hsum(v: __m256) -> f32 {
     _mm_cvtss_f32(_mm_add_ss(s, _mm_shuffle_ps(s, s, 1)))
 }
 
-/// The first `C` activation rows of `acts` (`stride` bytes apart) as blocks of `A`.
+/// The `C` activation rows of `tile` as blocks of `A`.
 #[inline]
-pub(super) fn split<A: RawBlock, const C: usize>(acts: &[u8], stride: usize) -> [&[A]; C] {
-    std::array::from_fn(|t| {
-        let a = acts.get(t * stride..).unwrap_or_default();
-        cast_blocks(&a[..stride.min(a.len())]).unwrap_or_default()
-    })
+pub(super) fn split<'a, A: RawBlock, const C: usize>(tile: &Tile<'a>) -> [&'a [A]; C] {
+    std::array::from_fn(|t| cast_blocks(tile.act(t)).unwrap_or_default())
 }
 
 /// Blocks every activation row has: `row` cut to the shortest of them.
@@ -130,25 +128,25 @@ pub(super) fn common<W, A, const C: usize>(row: &[W], acts: &[&[A]; C]) -> usize
     acts.iter().fold(row.len(), |n, a| n.min(a.len()))
 }
 
-/// Runs a tiled kernel `$f::<C>` for `out.len()` (1..=4) activation rows and stores its sums.
+/// Runs `$call` with the const `$c` set to `$n` (1..=4, the activation rows of a tile).
 macro_rules! tiled {
-    ($out:ident, |$c:ident| $call:expr) => {
-        match $out.len() {
+    ($n:expr, |$c:ident| $call:expr) => {
+        match $n {
             1 => {
                 const $c: usize = 1;
-                $out.copy_from_slice(&$call)
+                $call
             }
             2 => {
                 const $c: usize = 2;
-                $out.copy_from_slice(&$call)
+                $call
             }
             3 => {
                 const $c: usize = 3;
-                $out.copy_from_slice(&$call)
+                $call
             }
             4 => {
                 const $c: usize = 4;
-                $out.copy_from_slice(&$call)
+                $call
             }
             _ => {}
         }

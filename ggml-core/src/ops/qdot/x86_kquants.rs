@@ -15,7 +15,7 @@ use std::arch::x86_64::{
 
 use super::scalar::iq4_xs_scale;
 use super::x86::{common, f16, hsum, load32, load32_at, nibbles_at, split, tiled};
-use super::DotFn;
+use super::{store, DotFn, Tile};
 use crate::dtype::GgmlType;
 use crate::quants::blocks::{
     cast_blocks, BlockIQ4XS, BlockQ2K, BlockQ3K, BlockQ4K, BlockQ5K, BlockQ6K, BlockQ8K,
@@ -241,14 +241,33 @@ fn iq4_xs<const C: usize>(row: &[BlockIQ4XS], acts: [&[BlockQ8K]; C]) -> [f32; C
     })
 }
 
-/// The dot entry points, one per type.
+/// The dot entry points, one per type: each loops over the tile's weight rows inside code
+/// compiled for AVX2.
 macro_rules! entry {
     ($name:ident, $kernel:ident, $block:ty) => {
-        fn $name(row: &[u8], acts: &[u8], stride: usize, out: &mut [f32]) {
-            let w = cast_blocks::<$block>(row).unwrap_or_default();
+        fn $name(tile: &Tile<'_>, out: &mut [f32], ostride: usize) {
+            #[target_feature(enable = "avx2,fma,f16c")]
+            fn rows<const C: usize>(
+                tile: &Tile<'_>,
+                acts: [&[BlockQ8K]; C],
+                out: &mut [f32],
+                ostride: usize,
+            ) {
+                for (r, row) in tile.rows().enumerate() {
+                    let w = cast_blocks::<$block>(row).unwrap_or_default();
+                    store(out, r * ostride, &$kernel::<C>(w, acts));
+                }
+            }
             // SAFETY: `kernel` hands this function out only after `Isa::supported` confirmed
             // AVX2, FMA and F16C.
-            unsafe { tiled!(out, |C| $kernel::<C>(w, split::<BlockQ8K, C>(acts, stride))) }
+            unsafe {
+                tiled!(tile.n_acts, |C| rows::<C>(
+                    tile,
+                    split::<BlockQ8K, C>(tile),
+                    out,
+                    ostride
+                ))
+            }
         }
     };
 }

@@ -11,7 +11,7 @@ use std::arch::x86_64::{
 };
 
 use super::x86::{bit_bytes, f16, load32, nibbles, split, tiled};
-use super::DotFn;
+use super::{store, DotFn, Tile};
 use crate::dtype::GgmlType;
 use crate::quants::blocks::{
     cast_blocks, BlockIQ4NL, BlockMXFP4, BlockQ4_0, BlockQ4_1, BlockQ5_0, BlockQ5_1, BlockQ8_0,
@@ -190,27 +190,65 @@ fn dot_vnni(u: __m256i, s: __m256i) -> __m256i {
     std::arch::x86_64::_mm256_dpbusd_epi32(std::arch::x86_64::_mm256_setzero_si256(), u, s)
 }
 
-/// The dot entry points, one per (kernel family, instruction set).
+/// The dot entry points, one per (kernel family, instruction set): each loops over the
+/// tile's weight rows inside code compiled for the instruction set.
 macro_rules! entry {
-    ($name:ident, $isa:ident :: $kernel:ident, $bound:ident, $act:ty) => {
-        fn $name<W: $bound>(row: &[u8], acts: &[u8], stride: usize, out: &mut [f32]) {
-            let w = cast_blocks::<W>(row).unwrap_or_default();
+    ($name:ident, $isa:ident :: $kernel:ident, $bound:ident, $act:ty, $features:literal) => {
+        fn $name<W: $bound>(tile: &Tile<'_>, out: &mut [f32], ostride: usize) {
+            #[target_feature(enable = $features)]
+            fn rows<W: $bound, const C: usize>(
+                tile: &Tile<'_>,
+                acts: [&[$act]; C],
+                out: &mut [f32],
+                ostride: usize,
+            ) {
+                for (r, row) in tile.rows().enumerate() {
+                    let w = cast_blocks::<W>(row).unwrap_or_default();
+                    store(out, r * ostride, &$isa::$kernel::<W, C>(w, acts));
+                }
+            }
             // SAFETY: `kernel` hands this function out only after `Isa::supported` confirmed
             // the instruction set of `$isa`.
             unsafe {
-                tiled!(out, |C| $isa::$kernel::<W, C>(
-                    w,
-                    split::<$act, C>(acts, stride)
+                tiled!(tile.n_acts, |C| rows::<W, C>(
+                    tile,
+                    split::<$act, C>(tile),
+                    out,
+                    ostride
                 ))
             }
         }
     };
 }
 
-entry!(signed_avx2, avx2::signed, Signed, BlockQ8_0);
-entry!(affine_avx2, avx2::affine, Affine, BlockQ8_1);
-entry!(signed_vnni, vnni::signed, Signed, BlockQ8_0);
-entry!(affine_vnni, vnni::affine, Affine, BlockQ8_1);
+entry!(
+    signed_avx2,
+    avx2::signed,
+    Signed,
+    BlockQ8_0,
+    "avx2,fma,f16c"
+);
+entry!(
+    affine_avx2,
+    avx2::affine,
+    Affine,
+    BlockQ8_1,
+    "avx2,fma,f16c"
+);
+entry!(
+    signed_vnni,
+    vnni::signed,
+    Signed,
+    BlockQ8_0,
+    "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni"
+);
+entry!(
+    affine_vnni,
+    vnni::affine,
+    Affine,
+    BlockQ8_1,
+    "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni"
+);
 
 /// The kernel for `ty` (`vnni`: the AVX-512 VNNI version; the caller checked the CPU).
 pub(super) fn kernel(ty: GgmlType, vnni: bool) -> Option<DotFn> {
