@@ -8,9 +8,11 @@
 #![forbid(unsafe_code)]
 
 pub mod cpu;
+pub mod hip;
 pub mod paged;
 
 pub use cpu::CpuKvStore;
+pub use hip::HipKvStore;
 pub use paged::{BlockManager, BlockTable, SeqId};
 
 use ggml_core::backend::{Backend, BackendError};

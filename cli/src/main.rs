@@ -4,6 +4,7 @@
 
 mod commands;
 mod format;
+mod gpu_load;
 
 use std::process::ExitCode;
 

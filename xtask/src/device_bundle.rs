@@ -7,8 +7,15 @@ use std::process::{Command, Stdio};
 
 use anyhow::{bail, Context};
 
-/// The crates whose test executables exercise the GPU.
-const GPU_TEST_CRATES: &[&str] = &["hip-runtime", "kernels"];
+/// The test executables that exercise the GPU: a crate and its test targets (none listed:
+/// every test executable of the crate).
+const GPU_TESTS: &[(&str, &[&str])] = &[
+    ("hip-runtime", &[]),
+    ("kernels", &[]),
+    ("ggml-core", &["gpu_ops", "gpu_quant_kernels"]),
+    ("attention", &["gpu_attention"]),
+    ("model", &["gpu_forward"]),
+];
 
 /// The most the bundle may weigh, so that it travels to a GPU machine quickly.
 const MAX_BUNDLE_BYTES: u64 = 60 * 1024 * 1024;
@@ -80,16 +87,17 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
     install(&rocmforge, &bundle.join("bin").join("rocmforge"))?;
 
     eprintln!("device-bundle: building the GPU test executables");
-    let mut test_args = vec!["test", "--release", "--no-run"];
-    for krate in GPU_TEST_CRATES {
-        test_args.extend(["-p", krate]);
-    }
-    let tests = cargo_executables(&root, &test_args)?;
-    if tests.is_empty() {
-        bail!(
-            "cargo built no test executables for {}",
-            GPU_TEST_CRATES.join(", ")
-        );
+    let mut tests = Vec::new();
+    for (krate, targets) in GPU_TESTS {
+        let mut test_args = vec!["test", "--release", "--no-run", "-p", krate];
+        for target in *targets {
+            test_args.extend(["--test", target]);
+        }
+        let built = cargo_executables(&root, &test_args)?;
+        if built.is_empty() {
+            bail!("cargo built no test executables for {krate}");
+        }
+        tests.extend(built);
     }
     for (name, path) in &tests {
         install(path, &bundle.join("tests").join(name))?;

@@ -12,7 +12,10 @@ use anyhow::Context as _;
 use model::chat_template::{ChatMessage, ChatTemplate};
 use model::generate::{GenerateError, Session, StopReason};
 
-use super::run::{stream_to_stdout, timing_line, ModelArgs, SamplingArgs};
+use attention::AttentionBackend;
+use model::{with_model, Model};
+
+use super::run::{stream_to_stdout, timing_line, Loaded, ModelArgs, SamplingArgs};
 
 /// Arguments of `rocmforge chat`.
 #[derive(clap::Args, Debug)]
@@ -35,9 +38,18 @@ struct Interrupt {
 /// Runs `chat`.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let loaded = args.model.load()?;
-    let template = ChatTemplate::from_gguf(loaded.model.gguf(), &loaded.tokenizer)?;
-    let sampler = args.sampling.sampler(loaded.model.n_ctx());
-    let mut session = Session::new(&loaded.model, &loaded.tokenizer, 0, sampler)?;
+    with_model!(&loaded.model, m => converse(m, &loaded, &args))
+}
+
+/// `chat` on the model's backend.
+fn converse<B: AttentionBackend>(
+    model: &Model<B>,
+    loaded: &Loaded,
+    args: &Args,
+) -> anyhow::Result<ExitCode> {
+    let template = ChatTemplate::from_gguf(model.gguf(), &loaded.tokenizer)?;
+    let sampler = args.sampling.sampler(model.n_ctx());
+    let mut session = Session::new(model, &loaded.tokenizer, 0, sampler)?;
     let opts = args.sampling.generate_options();
 
     let interrupt = Arc::new(Interrupt {

@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use indicatif::{ProgressBar, ProgressStyle};
 use model::perplexity::{perplexity, PerplexityOptions};
+use model::with_model;
 
 use super::run::ModelArgs;
 
@@ -49,17 +50,18 @@ pub fn run(mut args: Args) -> anyhow::Result<ExitCode> {
         .context("progress style")?
         .progress_chars("=> "),
     );
-    let result = perplexity(
-        &loaded.model,
+    let mut progress = |done: usize, total: usize, ppl: f64| {
+        bar.set_length(total as u64);
+        bar.set_position(done as u64);
+        bar.set_message(format!("PPL {ppl:.4}"));
+    };
+    let result = with_model!(&loaded.model, m => perplexity(
+        m,
         &loaded.tokenizer,
         &text,
         opts,
-        &mut |done, total, ppl| {
-            bar.set_length(total as u64);
-            bar.set_position(done as u64);
-            bar.set_message(format!("PPL {ppl:.4}"));
-        },
-    );
+        &mut progress,
+    ));
     bar.finish_and_clear();
     let r = result?;
     eprintln!(

@@ -9,10 +9,13 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 use model::chat_template::{ChatMessage, ChatTemplate};
+use model::device::{DeviceChoice, Placed};
 use model::generate::{GenerateOptions, GenerationStats, Session};
 use model::sampler::SamplerConfig;
 use model::tokenizer::Tokenizer;
-use model::{KvType, LoadOptions, Model};
+use model::{with_model, AnyModel, KvType, LoadOptions, Model};
+
+use attention::AttentionBackend;
 
 use crate::format;
 
@@ -37,14 +40,17 @@ pub struct ModelArgs {
     /// Print the load summary (architecture, tensors, memory) on stderr.
     #[arg(short = 'v', long)]
     pub verbose: bool,
+    /// Where to run: auto (the GPU when one is usable, else the CPU), gpu or cpu.
+    #[arg(long = "device", default_value = "auto")]
+    pub device: DeviceChoice,
 }
 
 /// A loaded model with its tokenizer.
 pub struct Loaded {
     /// Where it came from.
     pub path: PathBuf,
-    /// The model.
-    pub model: Model,
+    /// The model, on the CPU or a GPU.
+    pub model: AnyModel,
     /// Its tokenizer.
     pub tokenizer: Tokenizer,
 }
@@ -59,11 +65,24 @@ impl ModelArgs {
             kv_type: self.cache_type,
         };
         let t = std::time::Instant::now();
-        let model = Model::load(&path, &opts).with_context(|| path.display().to_string())?;
+        let bar = crate::gpu_load::upload_bar(&path);
+        let progress = bar
+            .as_ref()
+            .map(|b| crate::gpu_load::upload_progress(b.clone()));
+        let placed = model::device::load(&path, &opts, self.device, progress);
+        if let Some(b) = bar {
+            b.finish_and_clear();
+        }
+        let Placed { model, fallback } = placed
+            .map_err(crate::gpu_load::explain_load_error)
+            .with_context(|| path.display().to_string())?;
+        if let Some(why) = fallback {
+            eprintln!("{why}");
+        }
         let tokenizer = Tokenizer::from_gguf(model.gguf())
             .with_context(|| format!("{}: tokenizer", path.display()))?;
         if self.verbose {
-            print_summary(&path, &model, &tokenizer, self.cache_type, t.elapsed());
+            with_model!(&model, m => print_summary(&path, m, &tokenizer, self.cache_type, t.elapsed()));
         }
         Ok(Loaded {
             path,
@@ -73,9 +92,9 @@ impl ModelArgs {
     }
 }
 
-fn print_summary(
+fn print_summary<B: AttentionBackend>(
     path: &std::path::Path,
-    model: &Model,
+    model: &Model<B>,
     tokenizer: &Tokenizer,
     kv_type: KvType,
     took: std::time::Duration,
@@ -240,10 +259,19 @@ pub struct Args {
 /// Runs `run`.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let loaded = args.model.load()?;
-    let sampler = args.sampling.sampler(loaded.model.n_ctx());
-    let mut session = Session::new(&loaded.model, &loaded.tokenizer, 0, sampler)?;
+    with_model!(&loaded.model, m => generate(m, &loaded.tokenizer, &args))
+}
+
+/// `run` on the model's backend.
+fn generate<B: AttentionBackend>(
+    model: &Model<B>,
+    tokenizer: &Tokenizer,
+    args: &Args,
+) -> anyhow::Result<ExitCode> {
+    let sampler = args.sampling.sampler(model.n_ctx());
+    let mut session = Session::new(model, tokenizer, 0, sampler)?;
     let prompt = if args.chat {
-        let template = ChatTemplate::from_gguf(loaded.model.gguf(), &loaded.tokenizer)?;
+        let template = ChatTemplate::from_gguf(model.gguf(), tokenizer)?;
         let mut messages = Vec::new();
         if let Some(system) = &args.system {
             messages.push(ChatMessage::new("system", system.as_str()));
@@ -268,8 +296,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
 
 /// Generates into stdout, flushing per piece of text and also handing each piece to
 /// `collect`; a closed stdout ends generation.
-pub fn stream_to_stdout(
-    session: &mut Session<'_, ggml_core::backend::CpuBackend>,
+pub fn stream_to_stdout<B: AttentionBackend>(
+    session: &mut Session<'_, B>,
     prompt: &[u32],
     opts: &GenerateOptions,
     cancel: Option<&std::sync::atomic::AtomicBool>,

@@ -6,6 +6,7 @@
 //! device buffers.
 
 pub mod cpu;
+pub mod hip;
 pub mod step;
 
 pub use cpu::CpuBackend;
