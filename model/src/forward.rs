@@ -8,6 +8,7 @@ use std::sync::Arc;
 use attention::{AttentionBackend, AttnParams, KvType, RopeHeads, SeqId};
 use ggml_core::backend::CpuBackend;
 use ggml_core::gguf::GgufFile;
+use ggml_core::ops::qmatmul::Numerics;
 use ggml_core::ops::RopeParams;
 
 use crate::arch::tensor_names as tn;
@@ -28,6 +29,9 @@ pub struct LoadOptions {
     pub threads: usize,
     /// KV cache element type (default f16).
     pub kv_type: KvType,
+    /// How the CPU backend computes matrix products (default: 8-bit activations as
+    /// llama.cpp; `Numerics::F32` is the f32 reference).
+    pub numerics: Numerics,
 }
 
 /// A loaded model: hyperparameters, architecture, weights on a backend.
@@ -48,7 +52,7 @@ impl Model<CpuBackend> {
     /// weights stay in the memory-mapped file.
     pub fn load(path: &Path, opts: &LoadOptions) -> Result<Model<CpuBackend>, ModelError> {
         let file = Arc::new(GgufFile::open(path)?);
-        let backend = CpuBackend::new(opts.threads)?;
+        let backend = CpuBackend::with_numerics(opts.threads, opts.numerics)?;
         Model::from_file(file, backend, opts)
     }
 }

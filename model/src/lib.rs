@@ -24,4 +24,5 @@ pub use config::{ModelConfig, RopeScaling};
 pub use device::{AnyModel, DeviceChoice};
 pub use error::ModelError;
 pub use forward::{LoadOptions, Model};
+pub use ggml_core::ops::qmatmul::Numerics;
 pub use kv_cache::Context;

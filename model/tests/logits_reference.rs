@@ -2,24 +2,24 @@
 //! here wrote, both fed the same prompt token ids (from llama.cpp's tokenizer):
 //!
 //! - Hugging Face transformers (`data/logits/make_reference_transformers.py`): the GGUF
-//!   weights dequantized to f32, exact f32 arithmetic. Our engine computes the same way
-//!   (f32 activations, f16 KV cache), so logits agree to `HF_MAX_DIFF` and greedy
-//!   continuations should be identical.
+//!   weights dequantized to f32, exact f32 arithmetic. Our f32 reference numerics
+//!   (`Numerics::F32`: f32 activations, f16 KV cache) compute the same way, so logits agree
+//!   to `HF_MAX_DIFF` and greedy continuations should be identical.
 //! - llama.cpp through llama-cpp-python (`data/logits/make_reference.py`): its CPU path
-//!   rounds activations to 8 bits for its quantized dot products. On these small models
-//!   that rounding alone moves logits by up to ~0.8 (measured: transformers and an f64
-//!   NumPy forward pass both differ from llama.cpp by 0.45 on SmolLM2's first prompt, and
-//!   our logits agree with them to 1e-3), so the tolerance is `LLAMA_MAX_DIFF`, the top-1
-//!   token must agree, and greedy continuations fork wherever two candidates are within
-//!   that noise: we assert `LLAMA_MIN_IDENTICAL` and print every fork. For scale:
-//!   transformers' own continuations match llama.cpp's for 2 of 6 prompts on each model,
-//!   and the whole-vocabulary logit mean moves by up to ~0.6 (hence `LLAMA_STAT_DIFF`).
+//!   rounds activations to 8 bits for its quantized dot products, as our default numerics
+//!   (`Numerics::Q8`) do. The two still differ in summation order, in llama.cpp's f16
+//!   rounding of intermediate activations and in its attention, so the tolerance is
+//!   `LLAMA_MAX_DIFF`, the top-1 token must agree, and greedy continuations fork wherever
+//!   two candidates are within that noise: we assert `LLAMA_MIN_IDENTICAL` and print every
+//!   fork. For scale: transformers' own continuations match llama.cpp's for 2 of 6 prompts
+//!   on each model, and the whole-vocabulary logit mean moves by up to ~0.6 with f32
+//!   activations (hence `LLAMA_STAT_DIFF`).
 //!
 //! Commands to regenerate the data are in the two scripts' docstrings.
 
 use std::path::PathBuf;
 
-use model::{LoadOptions, Model};
+use model::{LoadOptions, Model, Numerics};
 use serde_json::Value;
 
 /// Max |ours - transformers| over transformers' top-64 logits (f16 KV cache on our side).
@@ -32,6 +32,8 @@ const LLAMA_STAT_DIFF: f64 = 1.0;
 /// Prompts (of 6) whose 32-token greedy continuation must equal the reference's.
 const HF_MIN_IDENTICAL: usize = 5;
 const LLAMA_MIN_IDENTICAL: usize = 2;
+/// SmolLM2 with 8-bit activations matches llama.cpp's continuations for 4 of 6 prompts.
+const LLAMA_Q8_MIN_IDENTICAL: usize = 4;
 
 fn models_dir() -> PathBuf {
     match std::env::var_os("ROCMFORGE_MODELS") {
@@ -132,28 +134,51 @@ impl Reference<'_> {
     }
 }
 
-fn check_model(name: &str) {
+/// `q8_vs_llama`: compare llama.cpp with our 8-bit activation numerics (SmolLM2), else with
+/// the f32 reference (Gemma 3: its Q8 logits still differ from llama.cpp's by up to 1.35,
+/// more than the f32 path's 0.8; not understood yet).
+fn check_model(name: &str, q8_vs_llama: bool) {
     let llama: Value = serde_json::from_str(include_str!("data/logits/reference.json"))
         .expect("reference.json parses");
     let hf: Value = serde_json::from_str(include_str!("data/logits/reference_transformers.json"))
         .expect("reference_transformers.json parses");
-    let refs = [
-        Reference {
-            engine: "transformers",
-            data: &hf["models"][name],
-            max_diff: HF_MAX_DIFF,
-            stat_diff: HF_STAT_DIFF,
-            min_identical: HF_MIN_IDENTICAL,
-        },
-        Reference {
-            engine: "llama.cpp",
-            data: &llama["models"][name],
-            max_diff: LLAMA_MAX_DIFF,
-            stat_diff: LLAMA_STAT_DIFF,
-            min_identical: LLAMA_MIN_IDENTICAL,
-        },
+    let runs = [
+        (
+            Numerics::F32,
+            Reference {
+                engine: "transformers",
+                data: &hf["models"][name],
+                max_diff: HF_MAX_DIFF,
+                stat_diff: HF_STAT_DIFF,
+                min_identical: HF_MIN_IDENTICAL,
+            },
+        ),
+        (
+            if q8_vs_llama {
+                Numerics::Q8
+            } else {
+                Numerics::F32
+            },
+            Reference {
+                engine: "llama.cpp",
+                data: &llama["models"][name],
+                max_diff: LLAMA_MAX_DIFF,
+                stat_diff: LLAMA_STAT_DIFF,
+                min_identical: if q8_vs_llama {
+                    LLAMA_Q8_MIN_IDENTICAL
+                } else {
+                    LLAMA_MIN_IDENTICAL
+                },
+            },
+        ),
     ];
-    let entry = &llama["models"][name];
+    for (numerics, reference) in runs {
+        check_against(name, &llama["models"][name], numerics, &reference);
+    }
+}
+
+/// Runs every prompt of `entry` with `numerics` and checks the results against `r`.
+fn check_against(name: &str, entry: &Value, numerics: Numerics, r: &Reference<'_>) {
     let path = models_dir().join(entry["file"].as_str().expect("file"));
     assert!(
         path.is_file(),
@@ -162,6 +187,7 @@ fn check_model(name: &str) {
     );
     let opts = LoadOptions {
         n_ctx: Some(256),
+        numerics,
         ..LoadOptions::default()
     };
     let model = Model::load(&path, &opts).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
@@ -171,7 +197,7 @@ fn check_model(name: &str) {
     );
     let mut ctx = model.new_context(256).expect("context");
     let prompts = entry["prompts"].as_array().expect("prompts");
-    let mut identical = [0usize; 2];
+    let mut identical = 0;
     for (i, p) in prompts.iter().enumerate() {
         ctx.clear();
         let logits = model
@@ -186,32 +212,28 @@ fn check_model(name: &str) {
             next = argmax(model.eval(&mut ctx, &[next], false).expect("decode"));
         }
         let run = Run { logits, greedy };
-        for (r, count) in refs.iter().zip(identical.iter_mut()) {
-            *count += usize::from(r.check(name, i, &run));
-        }
+        identical += usize::from(r.check(name, i, &run));
     }
-    for (r, count) in refs.iter().zip(identical) {
-        println!(
-            "{name} vs {}: {count}/{} greedy continuations identical for 32 tokens",
-            r.engine,
-            prompts.len()
-        );
-        assert!(
-            count >= r.min_identical,
-            "{name} vs {}: only {count} of {} greedy continuations identical (need {})",
-            r.engine,
-            prompts.len(),
-            r.min_identical
-        );
-    }
+    println!(
+        "{name} ({numerics:?} numerics) vs {}: {identical}/{} greedy continuations identical for 32 tokens",
+        r.engine,
+        prompts.len()
+    );
+    assert!(
+        identical >= r.min_identical,
+        "{name} vs {}: only {identical} of {} greedy continuations identical (need {})",
+        r.engine,
+        prompts.len(),
+        r.min_identical
+    );
 }
 
 #[test]
 fn smollm2_matches_references() {
-    check_model("smollm2");
+    check_model("smollm2", true);
 }
 
 #[test]
 fn gemma3_matches_references() {
-    check_model("gemma3");
+    check_model("gemma3", false);
 }

@@ -3,12 +3,13 @@
 //! Face transformers on tiny random-weight GGUF files. `data/logits/make_tiny_models.py`
 //! made the committed logits (`data/logits/tiny/tiny_transformers.json`); the test has the
 //! same script write the models (from fixed seeds, `--gguf-only`) into a temporary folder.
-//! Logits of every position must agree to `MAX_DIFF` (both sides f32, f32 KV cache here).
+//! Logits of every position must agree to `MAX_DIFF` (both sides f32: the f32 reference
+//! numerics and an f32 KV cache here).
 
 use std::path::Path;
 use std::process::Command;
 
-use model::{KvType, LoadOptions, Model};
+use model::{KvType, LoadOptions, Model, Numerics};
 use serde_json::Value;
 
 const MAX_DIFF: f32 = 2e-4;
@@ -46,6 +47,7 @@ fn tiny_models_match_transformers() {
         let opts = LoadOptions {
             kv_type: KvType::F32,
             threads: 1,
+            numerics: Numerics::F32,
             ..LoadOptions::default()
         };
         let path = models_dir.path().join(entry["file"].as_str().unwrap());

@@ -63,6 +63,7 @@ impl ModelArgs {
             n_ctx: Some(self.ctx_size.unwrap_or(DEFAULT_CTX)),
             threads: self.threads,
             kv_type: self.cache_type,
+            ..LoadOptions::default()
         };
         let t = std::time::Instant::now();
         let bar = crate::gpu_load::upload_bar(&path);

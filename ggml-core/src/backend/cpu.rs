@@ -1,15 +1,23 @@
 //! The CPU backend: host `Vec<f32>` buffers, weights borrowed zero-copy from their tensor
-//! bytes, ops from `crate::ops` run on a private rayon pool.
+//! bytes, matrix products on a spinning pool (`ops::pool`, `ops::qmatmul`: 8-bit activations
+//! by default, f32 as the reference), other ops from `crate::ops` on a private rayon pool.
 
 use std::sync::Mutex;
 
 use super::{argmax_row, ensure, Backend, BackendError, StepInput, StepLimits};
-use crate::ops::{elementwise, matmul, rope, GluKind, RopeParams};
+use crate::ops::pool::Pool;
+use crate::ops::qmatmul::{self, Numerics};
+use crate::ops::{elementwise, matmul, qdot, rope, GluKind, RopeParams};
 use crate::tensor::Tensor;
 
 /// The CPU backend.
 pub struct CpuBackend {
     pool: rayon::ThreadPool,
+    /// The spinning pool matrix products run on.
+    workers: Pool,
+    numerics: Numerics,
+    /// Quantized activation rows of the current product.
+    acts: Mutex<Vec<u8>>,
     /// Weight-row-major product of a batched `mul_mat`, transposed into the output after.
     /// Grows to the largest batch seen; single-row products never touch it.
     scratch: Mutex<Vec<f32>>,
@@ -24,8 +32,17 @@ impl std::fmt::Debug for CpuBackend {
 }
 
 impl CpuBackend {
-    /// A backend running on `threads` threads (0: one per available core).
+    /// A backend running on `threads` threads (0: one per physical core) with the default
+    /// (llama.cpp-like, 8-bit activation) numerics.
     pub fn new(threads: usize) -> Result<CpuBackend, BackendError> {
+        CpuBackend::with_numerics(threads, Numerics::default())
+    }
+
+    /// A backend running on `threads` threads (0: one per physical core) computing matrix
+    /// products with `numerics`.
+    pub fn with_numerics(threads: usize, numerics: Numerics) -> Result<CpuBackend, BackendError> {
+        let workers = Pool::new(threads).map_err(|e| BackendError::Setup(e.to_string()))?;
+        let threads = workers.threads();
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(threads)
             .thread_name(|i| format!("rocmforge-cpu-{i}"))
@@ -33,6 +50,9 @@ impl CpuBackend {
             .map_err(|e| BackendError::Setup(e.to_string()))?;
         Ok(CpuBackend {
             pool,
+            workers,
+            numerics,
+            acts: Mutex::new(Vec::new()),
             scratch: Mutex::new(Vec::new()),
         })
     }
@@ -50,7 +70,7 @@ impl CpuBackend {
 
 /// Locks a scratch buffer; a poisoned lock only means another op panicked mid-write, and
 /// every op overwrites the part it reads.
-fn lock(m: &Mutex<Vec<f32>>) -> std::sync::MutexGuard<'_, Vec<f32>> {
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
@@ -147,6 +167,24 @@ impl Backend for CpuBackend {
         ensure("mul_mat", m * n, out.len())?;
         ensure("mul_mat input", m * k, x.len())?;
         let xr = &x[..m * k];
+        let kern = match self.numerics {
+            Numerics::Q8 => qdot::kernel(qdot::active_isa(), w.ty()),
+            Numerics::F32 => None,
+        };
+        if let Some(kern) = kern {
+            let mut acts = lock(&self.acts);
+            if m == 1 {
+                qmatmul::mul_mat_q(&self.workers, kern, w, xr, 1, out, &mut acts)?;
+                return Ok(());
+            }
+            let mut scratch = lock(&self.scratch);
+            if scratch.len() < m * n {
+                scratch.resize(m * n, 0.0);
+            }
+            qmatmul::mul_mat_q(&self.workers, kern, w, xr, m, &mut scratch, &mut acts)?;
+            matmul::transpose(&scratch[..m * n], n, m, &mut out[..m * n]);
+            return Ok(());
+        }
         if m == 1 {
             self.pool.install(|| matmul::mul_mat_t(w, xr, 1, out))?;
             return Ok(());
