@@ -89,7 +89,7 @@ pub fn load(
 ) -> Result<Placed, ModelError> {
     let file = Arc::new(GgufFile::open(path)?);
     let cpu = |file| -> Result<AnyModel, ModelError> {
-        let backend = CpuBackend::new(opts.threads)?;
+        let backend = CpuBackend::with_numerics(opts.threads, opts.numerics)?;
         Ok(AnyModel::Cpu(Model::from_file(file, backend, opts)?))
     };
     match device {
