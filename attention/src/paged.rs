@@ -1,6 +1,8 @@
 //! Paged KV bookkeeping: a pool of fixed-size blocks of cache slots and one block table per
 //! sequence mapping its positions to slots, so sequences of different lengths share one
-//! cache and grow without moving data.
+//! cache and grow without moving data. Full blocks can be shared between sequences with a
+//! common prefix (reference-counted); a block returns to the pool when its last holder
+//! lets it go.
 
 use std::collections::HashMap;
 
@@ -45,6 +47,8 @@ pub struct BlockManager {
     block_size: usize,
     n_blocks: usize,
     free: Vec<u32>,
+    /// Holders of each block (sequences whose table lists it); 0 for a free block.
+    refs: Vec<u32>,
     tables: HashMap<SeqId, BlockTable>,
 }
 
@@ -56,7 +60,63 @@ impl BlockManager {
             n_blocks,
             // Popped from the back: hand out low block ids first.
             free: (0..n_blocks as u32).rev().collect(),
+            refs: vec![0; n_blocks],
             tables: HashMap::new(),
+        }
+    }
+
+    /// Blocks in the pool.
+    pub fn n_blocks(&self) -> usize {
+        self.n_blocks
+    }
+
+    /// Blocks held by more than one sequence.
+    pub fn shared_blocks(&self) -> usize {
+        self.refs.iter().filter(|&&r| r > 1).count()
+    }
+
+    /// Gives `dst` (which must hold nothing) the first `n_blocks` blocks of `src`, which must
+    /// be full: both sequences then read the same keys and values for those positions, and
+    /// `dst` continues in blocks of its own. Returns the positions `dst` now holds.
+    pub fn share_prefix(
+        &mut self,
+        src: SeqId,
+        dst: SeqId,
+        n_blocks: usize,
+    ) -> Result<usize, AttnError> {
+        let bs = self.block_size;
+        let len = n_blocks * bs;
+        let src_len = self.seq_len(src);
+        if src == dst || src_len < len || self.seq_len(dst) != 0 {
+            return Err(AttnError::PositionGap {
+                seq: dst,
+                pos: len,
+                len: src_len,
+            });
+        }
+        if n_blocks == 0 {
+            return Ok(0);
+        }
+        let blocks: Vec<u32> = self.tables[&src].blocks[..n_blocks].to_vec();
+        for &b in &blocks {
+            self.refs[b as usize] += 1;
+        }
+        self.tables.insert(dst, BlockTable { blocks, len });
+        Ok(len)
+    }
+
+    /// Lets go of `blocks`: each returns to the pool when its last holder let it go.
+    fn release(
+        free: &mut Vec<u32>,
+        refs: &mut [u32],
+        blocks: impl DoubleEndedIterator<Item = u32>,
+    ) {
+        for b in blocks.rev() {
+            let r = &mut refs[b as usize];
+            *r = r.saturating_sub(1);
+            if *r == 0 {
+                free.push(b);
+            }
         }
     }
 
@@ -87,18 +147,28 @@ impl BlockManager {
 
     /// Makes room for position `pos` of `seq` and returns its slot. `pos` may rewrite an
     /// earlier position or append right after the last one; positions after a rewritten
-    /// one are dropped (the sequence is truncated to `pos + 1`).
+    /// one are dropped (the sequence is truncated to `pos + 1`). Writing into a block that
+    /// other sequences share is refused unless `pos` starts the block: then the sequence
+    /// lets the shared block go and continues in a new one of its own (nothing before `pos`
+    /// in that block needs copying).
     pub fn assign(&mut self, seq: SeqId, pos: usize) -> Result<usize, AttnError> {
         let bs = self.block_size;
-        let table = self.tables.entry(seq).or_default();
-        if pos > table.len {
-            return Err(AttnError::PositionGap {
-                seq,
-                pos,
-                len: table.len,
-            });
+        let len = self.seq_len(seq);
+        if pos > len {
+            return Err(AttnError::PositionGap { seq, pos, len });
         }
-        while table.blocks.len() * bs <= pos {
+        let bi = pos / bs;
+        let held = self
+            .tables
+            .get(&seq)
+            .and_then(|t| t.blocks.get(bi).copied());
+        if pos % bs != 0 && held.is_some_and(|b| self.refs[b as usize] > 1) {
+            return Err(AttnError::PositionGap { seq, pos, len });
+        }
+        // Dropping the positions from `pos` on lets a shared block at `pos` go as well.
+        self.truncate(seq, pos);
+        let table = self.tables.entry(seq).or_default();
+        while table.blocks.len() <= bi {
             let Some(b) = self.free.pop() else {
                 return Err(AttnError::OutOfBlocks {
                     seq,
@@ -106,20 +176,19 @@ impl BlockManager {
                     n_slots: self.n_blocks * bs,
                 });
             };
+            self.refs[b as usize] = 1;
             table.blocks.push(b);
         }
         table.len = pos + 1;
-        let keep = table.len.div_ceil(bs);
-        self.free.extend(table.blocks.drain(keep..).rev());
-        Ok(table.blocks[pos / bs] as usize * bs + pos % bs)
+        Ok(table.blocks[bi] as usize * bs + pos % bs)
     }
 
-    /// Keeps positions `0..len` of `seq` and returns the blocks past them to the pool.
+    /// Keeps positions `0..len` of `seq` and lets go of the blocks past them.
     pub fn truncate(&mut self, seq: SeqId, len: usize) {
         if let Some(table) = self.tables.get_mut(&seq) {
             table.len = table.len.min(len);
             let keep = table.len.div_ceil(self.block_size);
-            self.free.extend(table.blocks.drain(keep..).rev());
+            Self::release(&mut self.free, &mut self.refs, table.blocks.drain(keep..));
             if table.blocks.is_empty() {
                 self.tables.remove(&seq);
             }
@@ -135,6 +204,7 @@ impl BlockManager {
     pub fn clear(&mut self) {
         self.tables.clear();
         self.free = (0..self.n_blocks as u32).rev().collect();
+        self.refs.iter_mut().for_each(|r| *r = 0);
     }
 }
 
@@ -189,5 +259,38 @@ mod tests {
         m.clear();
         assert_eq!(m.free_blocks(), 4);
         assert_eq!(m.seq_len(0), 0);
+    }
+
+    #[test]
+    fn shared_prefix_blocks_are_counted_and_freed_by_their_last_holder() {
+        let mut m = BlockManager::new(6, 2);
+        for p in 0..5 {
+            m.assign(1, p).unwrap();
+        }
+        assert_eq!(m.share_prefix(1, 2, 2).unwrap(), 4);
+        assert_eq!(m.table(2).unwrap().blocks(), &[0, 1]);
+        assert_eq!((m.shared_blocks(), m.free_blocks()), (2, 3));
+        // The sharer continues in a block of its own.
+        assert_eq!(m.assign(2, 4).unwrap(), 3 * 2);
+        assert_eq!(m.free_blocks(), 2);
+        // Writing inside a shared block is refused; at its start it detaches.
+        assert!(m.assign(2, 3).is_err());
+        assert_eq!(
+            m.assign(2, 2).unwrap(),
+            3 * 2,
+            "the freed private block is reused"
+        );
+        assert_eq!(m.table(2).unwrap().blocks(), &[0, 3]);
+        assert_eq!(m.shared_blocks(), 1);
+        m.remove(1);
+        assert_eq!((m.shared_blocks(), m.free_blocks()), (0, 4));
+        m.remove(2);
+        assert_eq!(m.free_blocks(), 6);
+        // Sharing more than the source holds, or into a non-empty sequence, is refused.
+        m.assign(1, 0).unwrap();
+        assert!(m.share_prefix(1, 2, 1).is_err());
+        m.assign(2, 0).unwrap();
+        m.assign(1, 1).unwrap();
+        assert!(m.share_prefix(1, 2, 1).is_err());
     }
 }
