@@ -102,21 +102,52 @@ mod avx2 {
     use super::{cast_blocks, BlockQ4_0, BlockQ4_1, BlockQ5_0, BlockQ8_0, GgmlType, QK32};
     use crate::quants::blocks::{F16Le, RawBlock};
 
-    /// `Σ w[i] * x[i]` over 32 elements as eight lane sums, the weights given as two
-    /// 16-byte vectors of signed bytes (elements 0..16 and 16..32).
+    /// A block's 32 weights as f32 (elements 0..8, 8..16, 16..24, 24..32), its scale and,
+    /// for Q4_1, its minimum, each broadcast to eight lanes.
+    pub(super) struct Wblock {
+        w: [__m256; 4],
+        d: __m256,
+        m: Option<__m256>,
+    }
+
+    /// Widens two 16-byte vectors of signed bytes (elements 0..16 and 16..32) to f32.
+    #[target_feature(enable = "avx2")]
+    fn widen(lo: __m128i, hi: __m128i) -> [__m256; 4] {
+        [
+            _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(lo)),
+            _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(lo, 8))),
+            _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(hi)),
+            _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(hi, 8))),
+        ]
+    }
+
+    /// A block from its byte weights and f16 scale (and min).
+    #[target_feature(enable = "avx2,f16c")]
+    fn wblock(lo: __m128i, hi: __m128i, d: F16Le, m: Option<F16Le>) -> Wblock {
+        Wblock {
+            w: widen(lo, hi),
+            d: _mm256_set1_ps(half(d)),
+            m: m.map(|m| _mm256_set1_ps(half(m))),
+        }
+    }
+
+    /// `acc + block · x` as eight lane sums. Every activation row goes through exactly these
+    /// operations in this order, however many rows share the block: the results do not
+    /// depend on the batch.
     #[target_feature(enable = "avx2,fma")]
-    fn dot_i8(lo: __m128i, hi: __m128i, x: &[f32; QK32]) -> __m256 {
-        let w0 = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(lo));
-        let w1 = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(lo, 8)));
-        let w2 = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(hi));
-        let w3 = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(hi, 8)));
+    fn add_block(b: &Wblock, x: &[f32; QK32], acc: __m256) -> __m256 {
         let p = x.as_ptr();
         // SAFETY: `x` holds 32 floats; the loads read 8 at offsets 0, 8, 16 and 24.
-        unsafe {
-            let acc = _mm256_mul_ps(w0, _mm256_loadu_ps(p));
-            let acc = _mm256_fmadd_ps(w1, _mm256_loadu_ps(p.add(8)), acc);
-            let acc = _mm256_fmadd_ps(w2, _mm256_loadu_ps(p.add(16)), acc);
-            _mm256_fmadd_ps(w3, _mm256_loadu_ps(p.add(24)), acc)
+        let dot = unsafe {
+            let s = _mm256_mul_ps(b.w[0], _mm256_loadu_ps(p));
+            let s = _mm256_fmadd_ps(b.w[1], _mm256_loadu_ps(p.add(8)), s);
+            let s = _mm256_fmadd_ps(b.w[2], _mm256_loadu_ps(p.add(16)), s);
+            _mm256_fmadd_ps(b.w[3], _mm256_loadu_ps(p.add(24)), s)
+        };
+        let acc = _mm256_fmadd_ps(b.d, dot, acc);
+        match b.m {
+            Some(m) => _mm256_fmadd_ps(m, sum_x(x), acc),
+            None => acc,
         }
     }
 
@@ -180,72 +211,130 @@ mod avx2 {
         ((l[0] + l[1]) + (l[2] + l[3])) + ((l[4] + l[5]) + (l[6] + l[7]))
     }
 
-    /// One row of blocks `B` against `x` into one f32x8 accumulator; `block` adds a block.
+    /// One row of blocks `B` against `T` activation rows, one f32x8 accumulator each:
+    /// `decode` reads a block once for all of them, `add` adds it to one accumulator, `sum`
+    /// reduces an accumulator.
     #[inline(always)]
-    fn rows<B: RawBlock>(
+    fn rows<B: RawBlock, const T: usize>(
         row: &[u8],
-        x: &[f32],
+        xs: [&[f32]; T],
         zero: __m256,
-        block: impl Fn(&B, &[f32; QK32], __m256) -> __m256,
-    ) -> Option<__m256> {
+        decode: impl Fn(&B) -> Wblock,
+        add: impl Fn(&Wblock, &[f32; QK32], __m256) -> __m256,
+        sum: impl Fn(__m256) -> f32,
+    ) -> Option<[f32; T]> {
         let blocks = cast_blocks::<B>(row)?;
-        if x.len() < blocks.len() * QK32 {
+        let n = blocks.len() * QK32;
+        if xs.iter().any(|x| x.len() < n) {
             return None;
         }
-        let mut acc = zero;
-        for (b, xs) in blocks.iter().zip(x.chunks_exact(QK32)) {
-            acc = block(b, xs.try_into().ok()?, acc);
+        let mut acc = [zero; T];
+        for (i, b) in blocks.iter().enumerate() {
+            let w = decode(b);
+            for (a, x) in acc.iter_mut().zip(&xs) {
+                *a = add(&w, x[i * QK32..(i + 1) * QK32].try_into().ok()?, *a);
+            }
         }
-        Some(acc)
+        Some(acc.map(sum))
     }
 
-    /// `row · x` for Q8_0, Q4_0, Q4_1 and Q5_0 rows.
+    /// `row · x` for each of `T` activation rows, for Q8_0, Q4_0, Q4_1 and Q5_0 rows.
     ///
     /// # Safety
     /// The CPU must support AVX2, FMA and F16C.
     #[target_feature(enable = "avx2,fma,f16c")]
-    pub(super) unsafe fn dot_row(ty: GgmlType, row: &[u8], x: &[f32]) -> Option<f32> {
+    pub(super) unsafe fn dot_rows<const T: usize>(
+        ty: GgmlType,
+        row: &[u8],
+        xs: [&[f32]; T],
+    ) -> Option<[f32; T]> {
         let zero = _mm256_setzero_ps();
-        let acc = match ty {
-            GgmlType::Q8_0 => rows(row, x, zero, |b: &BlockQ8_0, xs, acc| {
-                let (lo, hi) = bytes32(&b.qs);
-                _mm256_fmadd_ps(_mm256_set1_ps(half(b.d)), dot_i8(lo, hi, xs), acc)
-            }),
-            GgmlType::Q4_0 => rows(row, x, zero, |b: &BlockQ4_0, xs, acc| {
-                let (lo, hi) = nibbles(&b.qs, 8);
-                _mm256_fmadd_ps(_mm256_set1_ps(half(b.d)), dot_i8(lo, hi, xs), acc)
-            }),
-            GgmlType::Q5_0 => rows(row, x, zero, |b: &BlockQ5_0, xs, acc| {
-                let (lo, hi) = nibbles(&b.qs, 0);
-                let qh = u32::from_le_bytes(b.qh);
-                let sixteen = _mm_set1_epi8(16);
-                let lo = _mm_sub_epi8(_mm_or_si128(lo, fifth_bits(qh as u16)), sixteen);
-                let hi = _mm_sub_epi8(_mm_or_si128(hi, fifth_bits((qh >> 16) as u16)), sixteen);
-                _mm256_fmadd_ps(_mm256_set1_ps(half(b.d)), dot_i8(lo, hi, xs), acc)
-            }),
-            GgmlType::Q4_1 => rows(row, x, zero, |b: &BlockQ4_1, xs, acc| {
-                let (lo, hi) = nibbles(&b.qs, 0);
-                let acc = _mm256_fmadd_ps(_mm256_set1_ps(half(b.d)), dot_i8(lo, hi, xs), acc);
-                _mm256_fmadd_ps(_mm256_set1_ps(half(b.m)), sum_x(xs), acc)
-            }),
+        let add = |b: &Wblock, x: &[f32; QK32], acc| add_block(b, x, acc);
+        let sum = |v| hsum(v);
+        match ty {
+            GgmlType::Q8_0 => rows(
+                row,
+                xs,
+                zero,
+                |b: &BlockQ8_0| {
+                    let (lo, hi) = bytes32(&b.qs);
+                    wblock(lo, hi, b.d, None)
+                },
+                add,
+                sum,
+            ),
+            GgmlType::Q4_0 => rows(
+                row,
+                xs,
+                zero,
+                |b: &BlockQ4_0| {
+                    let (lo, hi) = nibbles(&b.qs, 8);
+                    wblock(lo, hi, b.d, None)
+                },
+                add,
+                sum,
+            ),
+            GgmlType::Q5_0 => rows(
+                row,
+                xs,
+                zero,
+                |b: &BlockQ5_0| {
+                    let (lo, hi) = nibbles(&b.qs, 0);
+                    let qh = u32::from_le_bytes(b.qh);
+                    let sixteen = _mm_set1_epi8(16);
+                    let lo = _mm_sub_epi8(_mm_or_si128(lo, fifth_bits(qh as u16)), sixteen);
+                    let hi = _mm_sub_epi8(_mm_or_si128(hi, fifth_bits((qh >> 16) as u16)), sixteen);
+                    wblock(lo, hi, b.d, None)
+                },
+                add,
+                sum,
+            ),
+            GgmlType::Q4_1 => rows(
+                row,
+                xs,
+                zero,
+                |b: &BlockQ4_1| {
+                    let (lo, hi) = nibbles(&b.qs, 0);
+                    wblock(lo, hi, b.d, Some(b.m))
+                },
+                add,
+                sum,
+            ),
             _ => None,
-        }?;
-        Some(hsum(acc))
+        }
     }
 }
 
-/// `row · x` for one weight row of type `ty` (whole blocks) and at least as many
-/// activations; `None` when `ty` has no fused kernel or the lengths do not fit.
-pub fn dot_row(ty: GgmlType, row: &[u8], x: &[f32]) -> Option<f32> {
+/// Whether `ty` has a fused row kernel ([`dot_row`], [`dot_rows`]).
+pub fn has_kernel(ty: GgmlType) -> bool {
+    matches!(
+        ty,
+        GgmlType::Q8_0 | GgmlType::Q4_0 | GgmlType::Q4_1 | GgmlType::Q5_0
+    )
+}
+
+/// `row · xs[t]` for `T` activation rows at once (the block is decoded once for all), each
+/// result bit-identical to [`dot_row`] of that row alone; `None` as for [`dot_row`].
+pub fn dot_rows<const T: usize>(ty: GgmlType, row: &[u8], xs: [&[f32]; T]) -> Option<[f32; T]> {
     #[cfg(target_arch = "x86_64")]
     if std::is_x86_feature_detected!("avx2")
         && std::is_x86_feature_detected!("fma")
         && std::is_x86_feature_detected!("f16c")
     {
         // SAFETY: the CPU supports AVX2, FMA and F16C, checked just above.
-        return unsafe { avx2::dot_row(ty, row, x) };
+        return unsafe { avx2::dot_rows(ty, row, xs) };
     }
-    dot_row_portable(ty, row, x)
+    let mut out = [0f32; T];
+    for (o, x) in out.iter_mut().zip(xs) {
+        *o = dot_row_portable(ty, row, x)?;
+    }
+    Some(out)
+}
+
+/// `row · x` for one weight row of type `ty` (whole blocks) and at least as many
+/// activations; `None` when `ty` has no fused kernel or the lengths do not fit.
+pub fn dot_row(ty: GgmlType, row: &[u8], x: &[f32]) -> Option<f32> {
+    dot_rows(ty, row, [x]).map(|[v]| v)
 }
 
 #[cfg(test)]
@@ -282,5 +371,37 @@ mod tests {
             None,
             "too few activations"
         );
+    }
+
+    #[test]
+    fn several_rows_at_once_are_bit_identical_to_one_at_a_time() {
+        let k = 128;
+        let w: Vec<f32> = (0..k)
+            .map(|i| ((i * 29 % 31) as f32 - 15.0) / 9.0)
+            .collect();
+        let xs: Vec<Vec<f32>> = (0..4)
+            .map(|t| {
+                (0..k)
+                    .map(|i| ((i * 13 + t * 7) % 19) as f32 / 3.0 - 3.1)
+                    .collect()
+            })
+            .collect();
+        for ty in [
+            GgmlType::Q8_0,
+            GgmlType::Q4_0,
+            GgmlType::Q4_1,
+            GgmlType::Q5_0,
+        ] {
+            let mut bytes = vec![0u8; ty.bytes_for(k as u64).unwrap() as usize];
+            crate::quants::quantize_row(ty, &w, &mut bytes).unwrap();
+            let four = dot_rows(ty, &bytes, [&xs[0], &xs[1], &xs[2], &xs[3]]).unwrap();
+            for (t, x) in xs.iter().enumerate() {
+                let one = dot_row(ty, &bytes, x).unwrap();
+                assert_eq!(four[t].to_bits(), one.to_bits(), "{ty} row {t}");
+                let portable = dot_row_portable(ty, &bytes, x).unwrap();
+                assert!((one - portable).abs() < 1e-3, "{ty}: {one} vs {portable}");
+            }
+        }
+        assert!(has_kernel(GgmlType::Q4_1) && !has_kernel(GgmlType::Q6_K));
     }
 }

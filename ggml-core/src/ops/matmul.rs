@@ -9,6 +9,7 @@
 
 use rayon::prelude::*;
 
+use super::fused;
 use super::simd::{dot, dot4x2};
 use super::OpError;
 use crate::dtype::GgmlType;
@@ -53,6 +54,30 @@ pub fn get_rows(table: &Tensor, ids: &[u32], out: &mut [f32]) -> Result<(), OpEr
         })
 }
 
+/// One weight row of a type with a fused kernel dotted with `acc.len()` activation rows,
+/// four at a time: `acc[t] = row · x[t]`, each bit-identical to the row alone. `None` when
+/// the lengths do not fit the kernel.
+fn fused_row_times_activations(
+    ty: GgmlType,
+    row: &[u8],
+    x: &[f32],
+    k: usize,
+    acc: &mut [f32],
+) -> Option<()> {
+    let xs = |t: usize| x.get(t * k..(t + 1) * k);
+    let done = acc.len() / 4 * 4;
+    let mut quads = acc.chunks_exact_mut(4);
+    for (q, out) in quads.by_ref().enumerate() {
+        let t = q * 4;
+        let v = fused::dot_rows(ty, row, [xs(t)?, xs(t + 1)?, xs(t + 2)?, xs(t + 3)?])?;
+        out.copy_from_slice(&v);
+    }
+    for (i, a) in quads.into_remainder().iter_mut().enumerate() {
+        *a = fused::dot_row(ty, row, xs(done + i)?)?;
+    }
+    Some(())
+}
+
 /// One weight row dotted with `m` activation rows of `k` elements: `acc[t] = row · x[t]`.
 fn row_times_activations(
     ty: GgmlType,
@@ -61,11 +86,8 @@ fn row_times_activations(
     k: usize,
     acc: &mut [f32],
 ) -> Result<(), OpError> {
-    if acc.len() == 1 {
-        if let Some(v) = super::fused::dot_row(ty, row, &x[..k]) {
-            acc[0] = v;
-            return Ok(());
-        }
+    if fused::has_kernel(ty) && fused_row_times_activations(ty, row, x, k, acc).is_some() {
+        return Ok(());
     }
     let bs = ty.block_size();
     let step = (CHUNK / bs).max(1) * bs;
@@ -131,6 +153,11 @@ fn group_times_activations(
 /// activation rows in `x` (`m × k`, row-major): the product laid out weight-row-major
 /// (`n × m`), which for a single activation row is the output row itself.
 /// Runs over the current rayon pool, split by weight rows.
+///
+/// Batch-invariant: each output is computed by the same operations in the same order
+/// whatever `m` is and wherever its activation row sits (types with a fused kernel go
+/// through it row by row; the others through the 4×2 tile, an odd row paired with itself),
+/// so a token's result does not depend on what else is in the batch.
 pub fn mul_mat_t(w: &Tensor, x: &[f32], m: usize, out_t: &mut [f32]) -> Result<(), OpError> {
     let k = w.row_len();
     let n = w.n_rows();
@@ -154,6 +181,7 @@ pub fn mul_mat_t(w: &Tensor, x: &[f32], m: usize, out_t: &mut [f32]) -> Result<(
         .max(1)
         .next_multiple_of(GROUP);
     let ty = w.ty();
+    let fused = fused::has_kernel(ty);
     let rb = w.row_bytes();
     let data = w.data();
     out_t[..m * n]
@@ -163,7 +191,7 @@ pub fn mul_mat_t(w: &Tensor, x: &[f32], m: usize, out_t: &mut [f32]) -> Result<(
             let first = task * rows_per_task;
             for (g, group) in out.chunks_mut(GROUP * m).enumerate() {
                 let r0 = first + g * GROUP;
-                if m > 1 && group.len() == GROUP * m {
+                if !fused && group.len() == GROUP * m {
                     let row = |j: usize| &data[(r0 + j) * rb..(r0 + j + 1) * rb];
                     group_times_activations(ty, [row(0), row(1), row(2), row(3)], x, k, group)?;
                     continue;
@@ -252,5 +280,30 @@ mod tests {
             mul_mat_t(&w, &[1.0, 1.0], 1, &mut small),
             Err(OpError::Shape { .. })
         ));
+    }
+
+    #[test]
+    fn each_output_is_the_same_whatever_the_batch() {
+        let (k, n) = (64, 9);
+        let wv: Vec<f32> = (0..k * n)
+            .map(|i| ((i * 7 % 23) as f32 - 11.0) / 6.0)
+            .collect();
+        let x: Vec<f32> = (0..k * 7)
+            .map(|i| ((i * 5 % 17) as f32 - 8.0) / 3.0)
+            .collect();
+        for ty in [GgmlType::Q4_1, GgmlType::Q8_0, GgmlType::F16, GgmlType::F32] {
+            let mut bytes = vec![0u8; ty.bytes_for((k * n) as u64).unwrap() as usize];
+            crate::quants::quantize_row(ty, &wv, &mut bytes).unwrap();
+            let w = Tensor::from_bytes("w", ty, vec![k, n], bytes).unwrap();
+            let mut all = vec![0.0; n * 7];
+            mul_mat_t(&w, &x, 7, &mut all).unwrap();
+            for t in 0..7 {
+                let mut one = vec![0.0; n];
+                mul_mat_t(&w, &x[t * k..(t + 1) * k], 1, &mut one).unwrap();
+                for r in 0..n {
+                    assert_eq!(one[r].to_bits(), all[r * 7 + t].to_bits(), "{ty} t{t} r{r}");
+                }
+            }
+        }
     }
 }
