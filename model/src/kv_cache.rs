@@ -143,6 +143,26 @@ impl<B: AttentionBackend> Context<B> {
         self.blocks.remove(seq);
     }
 
+    /// Gives sequence `dst` (empty) the first `n_blocks` full KV blocks of `src`, shared, and
+    /// returns the positions `dst` now holds ([`KV_BLOCK_SIZE`] per block).
+    pub fn share_prefix(
+        &mut self,
+        src: SeqId,
+        dst: SeqId,
+        n_blocks: usize,
+    ) -> Result<usize, ModelError> {
+        Ok(self.blocks.share_prefix(src, dst, n_blocks)?)
+    }
+
+    /// KV blocks: in the pool, free, and held by more than one sequence.
+    pub fn kv_blocks(&self) -> (usize, usize, usize) {
+        (
+            self.blocks.n_blocks(),
+            self.blocks.free_blocks(),
+            self.blocks.shared_blocks(),
+        )
+    }
+
     /// Drops every sequence.
     pub fn clear(&mut self) {
         self.blocks.clear();

@@ -8,6 +8,7 @@ pub mod cache;
 pub mod chat_template;
 pub mod config;
 pub mod device;
+pub mod engine;
 pub mod error;
 pub mod forward;
 pub mod generate;
