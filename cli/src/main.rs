@@ -19,14 +19,19 @@ struct Cli {
 }
 
 fn main() -> ExitCode {
+    let cli = Cli::parse();
+    // The server logs one line per request by default; other commands only warnings.
+    let default = match cli.command {
+        commands::Command::Serve(_) => "warn,cli=info",
+        _ => "warn",
+    };
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("ROCMFORGE_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default)),
         )
         .with_writer(std::io::stderr)
         .init();
-    let cli = Cli::parse();
     match commands::run(cli.command) {
         Ok(code) => code,
         Err(err) => {

@@ -12,6 +12,7 @@ mod perplexity;
 mod pull;
 mod quantize;
 mod run;
+mod serve;
 mod tokenize;
 
 /// Every subcommand of `rocmforge`.
@@ -33,6 +34,9 @@ pub enum Command {
     Run(run::Args),
     /// Chat with a model interactively (/reset, /exit; Ctrl-C stops an answer).
     Chat(chat::Args),
+    /// Serve the OpenAI API (chat and text completions, streamed or not) with continuous
+    /// batching.
+    Serve(serve::Args),
     /// Measure a model's perplexity on a text file, as llama.cpp's perplexity tool does.
     Perplexity(perplexity::Args),
 }
@@ -49,5 +53,6 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Run(args) => run::run(args),
         Command::Chat(args) => chat::run(args),
         Command::Perplexity(args) => perplexity::run(args),
+        Command::Serve(args) => serve::run(args),
     }
 }
