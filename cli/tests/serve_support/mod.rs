@@ -1,6 +1,6 @@
 //! Starting `rocmforge serve` on a free port for a test, and small HTTP helpers.
 
-#![allow(dead_code)]
+#![allow(dead_code, missing_docs)]
 
 use std::io::{BufRead, BufReader, Read};
 use std::process::{Child, Command, Stdio};
