@@ -250,16 +250,19 @@ impl<'m, B: AttentionBackend> Scheduler<'m, B> {
                 Err(message) => {
                     let seq = self.running.remove(i);
                     self.ctx.remove_seq(seq.id);
+                    self.publish();
                     seq.fail(message);
                 }
             }
         }
     }
 
-    /// Ends running sequence `i`: frees its blocks and reports.
+    /// Ends running sequence `i`: frees its blocks, publishes the figures (so whoever
+    /// sees the end sees the blocks freed) and reports.
     fn end(&mut self, i: usize, reason: FinishReason) {
         let seq = self.running.remove(i);
         self.ctx.remove_seq(seq.id);
+        self.publish();
         seq.finish(reason);
     }
 
