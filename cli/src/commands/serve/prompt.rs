@@ -65,9 +65,11 @@ fn content(v: Option<&Value>, i: usize) -> Result<String, ApiError> {
             for (j, p) in parts.iter().enumerate() {
                 match (p.get("type").and_then(Value::as_str), p.get("text")) {
                     (Some("text"), Some(Value::String(t))) => out.push_str(t),
-                    (Some(t), _) if t != "text" => return Err(bad(format!(
+                    (Some(t), _) if t != "text" => {
+                        return Err(bad(format!(
                         "messages[{i}].content[{j}]: content parts of type `{t}` are not supported"
-                    ))),
+                    )))
+                    }
                     _ => {
                         return Err(bad(format!(
                             "messages[{i}].content[{j}] must be {{\"type\": \"text\", \"text\": …}}"
