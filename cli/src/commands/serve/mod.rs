@@ -50,9 +50,6 @@ pub struct Args {
     /// $ROCMFORGE_API_KEY).
     #[arg(long = "api-key")]
     api_key: Option<String>,
-    /// Device: `cpu` (the GPU backend is not wired into the engine yet).
-    #[arg(long, default_value = "cpu")]
-    device: String,
     /// Do not let requests with a common prompt prefix share KV blocks.
     #[arg(long = "no-prefix-sharing")]
     no_prefix_sharing: bool,
@@ -74,12 +71,6 @@ pub struct AppState {
 
 /// Loads the model, starts the engine and serves until SIGINT/SIGTERM.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    if args.device != "cpu" {
-        anyhow::bail!(
-            "--device {}: only the CPU backend serves yet (use --device cpu)",
-            args.device
-        );
-    }
     let api_key = args
         .api_key
         .clone()
@@ -99,14 +90,17 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     } else {
         args.model.model.clone()
     };
+    let model::AnyModel::Cpu(model) = loaded.model else {
+        anyhow::bail!("the server runs on the CPU backend for now: pass --device cpu");
+    };
     let config = EngineConfig {
-        n_ctx: loaded.model.n_ctx(),
+        n_ctx: model.n_ctx(),
         max_running: args.parallel.max(1),
         max_waiting: args.queue_size,
         step_tokens: args.batch_size.max(args.parallel + 1),
         prefix_sharing: !args.no_prefix_sharing,
     };
-    let engine = Engine::start(loaded.model, Arc::clone(&tokenizer), config)?;
+    let engine = Engine::start(model, Arc::clone(&tokenizer), config)?;
     let created = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
