@@ -9,8 +9,9 @@ use super::qdot::Kernel;
 use super::OpError;
 use crate::tensor::Tensor;
 
-/// How the CPU backend rounds activations in matrix products.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+/// How the CPU backend rounds activations in matrix products. The default is `F32` unless
+/// `ROCMFORGE_CPU_NUMERICS` says `q8`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Numerics {
     /// Activations quantized to 8 bits per matmul and integer dot products, as llama.cpp's
     /// CPU path computes (the fast path; not yet the default: Gemma 3's logits still differ
@@ -18,8 +19,16 @@ pub enum Numerics {
     Q8,
     /// f32 activations against weights dequantized to f32: the reference, which agrees with
     /// an f32 transformers forward pass (the default).
-    #[default]
     F32,
+}
+
+impl Default for Numerics {
+    fn default() -> Numerics {
+        match std::env::var("ROCMFORGE_CPU_NUMERICS").as_deref() {
+            Ok("q8") => Numerics::Q8,
+            _ => Numerics::F32,
+        }
+    }
 }
 
 /// Output chunks per thread for a product (more chunks even out uneven threads).
