@@ -6,7 +6,7 @@ use std::time::Instant;
 use anyhow::{bail, Context};
 
 /// Python packages the reference tests drive (pinned so CI compares against fixed references).
-const PYTHON_REFERENCES: &[&str] = &["gguf==0.19.0", "numpy", "jinja2"];
+const PYTHON_REFERENCES: &[&str] = &["gguf==0.19.0", "numpy", "jinja2", "openai"];
 
 /// One CI step: a name and the command line it runs.
 struct Step {
