@@ -6,6 +6,7 @@ use ggml_core::gguf::keys::{arch as ak, arch_key, general};
 use ggml_core::gguf::Metadata;
 use ggml_core::ops::RopeParams;
 
+use crate::arch::tensor_names as tn;
 use crate::arch::{self, ArchSpec, SwaPattern};
 use crate::error::ModelError;
 
@@ -102,18 +103,57 @@ fn opt_usize(md: &Metadata, arch: &str, suffix: &str) -> Result<Option<usize>, M
     Ok(md.get_opt::<usize>(&arch_key(arch, suffix))?)
 }
 
+/// An optional float key, which must be finite when present.
 fn opt_f32(md: &Metadata, arch: &str, suffix: &str) -> Result<Option<f32>, ModelError> {
-    Ok(md.get_opt::<f32>(&arch_key(arch, suffix))?)
+    let key = arch_key(arch, suffix);
+    md.get_opt::<f32>(&key)?
+        .map(|v| finite(&key, v, false, false))
+        .transpose()
 }
 
-fn positive(key: &str, v: usize) -> Result<usize, ModelError> {
-    if v == 0 {
+/// Largest number of transformer blocks a file may declare (the largest released models
+/// have ~130); the blocks present in the file bound it further at load.
+pub const MAX_LAYERS: usize = 1 << 12;
+/// Largest hidden size, FFN size, head count or head dimension a file may declare.
+pub const MAX_DIM: usize = 1 << 20;
+/// Largest training context length a file may declare (16 Mi positions); contexts are
+/// never sized past it.
+pub const MAX_CTX: usize = 1 << 24;
+
+/// `v` when `1 <= v <= max`, else an error naming `key`.
+fn bounded(key: &str, v: usize, max: usize) -> Result<usize, ModelError> {
+    if v == 0 || v > max {
         return Err(ModelError::Hparam {
             key: key.to_string(),
-            detail: "must be positive".into(),
+            detail: format!("{v} is outside 1..={max}"),
         });
     }
     Ok(v)
+}
+
+/// A finite float (`> 0` when `positive`, `>= 0` when `non_negative`), else an error
+/// naming `key`.
+fn finite(key: &str, v: f32, positive: bool, non_negative: bool) -> Result<f32, ModelError> {
+    if !v.is_finite() || (positive && v <= 0.0) || (non_negative && v < 0.0) {
+        let want = match (positive, non_negative) {
+            (true, _) => "a finite number > 0",
+            (false, true) => "a finite number >= 0",
+            (false, false) => "a finite number",
+        };
+        return Err(ModelError::Hparam {
+            key: key.to_string(),
+            detail: format!("{v} is not {want}"),
+        });
+    }
+    Ok(v)
+}
+
+/// `a * b`, or an error naming the keys whose product overflows.
+fn product(what: &str, a: usize, b: usize) -> Result<usize, ModelError> {
+    a.checked_mul(b).ok_or_else(|| ModelError::Hparam {
+        key: what.to_string(),
+        detail: format!("{a} × {b} overflows"),
+    })
 }
 
 impl ModelConfig {
@@ -127,37 +167,84 @@ impl ModelConfig {
     }
 
     /// Reads the hyperparameters of architecture `spec` from `md`. `embd_rows` (rows of the
-    /// token embedding) is the vocabulary size when the metadata does not state it.
+    /// token embedding) is the vocabulary size, which a stated `{arch}.vocab_size` must
+    /// match. Every count is bounded (`MAX_*`) and every product of counts the forward pass
+    /// sizes a buffer from fits a `usize`, so a hostile file gets an error naming the key
+    /// before anything is allocated from it; the tensors are checked against these values
+    /// when they load.
     pub fn from_metadata(
         md: &Metadata,
         spec: &ArchSpec,
         embd_rows: usize,
     ) -> Result<ModelConfig, ModelError> {
         let a = spec.name;
-        let n_embd = positive(ak::EMBEDDING_LENGTH, req(md, a, ak::EMBEDDING_LENGTH)?)?;
-        let n_layer = positive(ak::BLOCK_COUNT, req(md, a, ak::BLOCK_COUNT)?)?;
-        let n_head = positive(
+        let key = |suffix: &str| arch_key(a, suffix);
+        let dim = |suffix: &str, v: usize| bounded(&key(suffix), v, MAX_DIM);
+        let n_embd = dim(ak::EMBEDDING_LENGTH, req(md, a, ak::EMBEDDING_LENGTH)?)?;
+        let n_layer = bounded(
+            &key(ak::BLOCK_COUNT),
+            req(md, a, ak::BLOCK_COUNT)?,
+            MAX_LAYERS,
+        )?;
+        let n_head = dim(
             ak::ATTENTION_HEAD_COUNT,
             req(md, a, ak::ATTENTION_HEAD_COUNT)?,
         )?;
         let n_head_kv = opt_usize(md, a, ak::ATTENTION_HEAD_COUNT_KV)?.unwrap_or(n_head);
         if n_head_kv == 0 || n_head % n_head_kv != 0 {
             return Err(ModelError::Hparam {
-                key: arch_key(a, ak::ATTENTION_HEAD_COUNT_KV),
+                key: key(ak::ATTENTION_HEAD_COUNT_KV),
                 detail: format!("{n_head_kv} KV heads do not divide {n_head} query heads"),
             });
         }
-        let head_dim_k = opt_usize(md, a, ak::ATTENTION_KEY_LENGTH)?.unwrap_or(n_embd / n_head);
-        let head_dim_v = opt_usize(md, a, ak::ATTENTION_VALUE_LENGTH)?.unwrap_or(n_embd / n_head);
+        let head_dim_k = dim(
+            ak::ATTENTION_KEY_LENGTH,
+            opt_usize(md, a, ak::ATTENTION_KEY_LENGTH)?.unwrap_or(n_embd / n_head),
+        )?;
+        let head_dim_v = dim(
+            ak::ATTENTION_VALUE_LENGTH,
+            opt_usize(md, a, ak::ATTENTION_VALUE_LENGTH)?.unwrap_or(n_embd / n_head),
+        )?;
+        // Every width a layer's buffers and weights are sized from.
+        for (what, x, y) in [
+            (ak::ATTENTION_KEY_LENGTH, n_head, head_dim_k),
+            (ak::ATTENTION_VALUE_LENGTH, n_head, head_dim_v),
+        ] {
+            product(&key(what), x, y)?;
+        }
         let rope_dims = opt_usize(md, a, ak::ROPE_DIMENSION_COUNT)?.unwrap_or(head_dim_k);
         if rope_dims > head_dim_k || rope_dims % 2 != 0 {
             return Err(ModelError::Hparam {
-                key: arch_key(a, ak::ROPE_DIMENSION_COUNT),
+                key: key(ak::ROPE_DIMENSION_COUNT),
                 detail: format!("{rope_dims} rotated dimensions with head size {head_dim_k}"),
             });
         }
-        let n_ctx_train = positive(ak::CONTEXT_LENGTH, req(md, a, ak::CONTEXT_LENGTH)?)?;
-        let rope_freq_base = opt_f32(md, a, ak::ROPE_FREQ_BASE)?.unwrap_or(10_000.0);
+        let n_ctx_train = bounded(
+            &key(ak::CONTEXT_LENGTH),
+            req(md, a, ak::CONTEXT_LENGTH)?,
+            MAX_CTX,
+        )?;
+        let n_vocab = match opt_usize(md, a, ak::VOCAB_SIZE)? {
+            None | Some(0) => embd_rows,
+            Some(v) if v == embd_rows => v,
+            Some(v) => {
+                return Err(ModelError::Hparam {
+                    key: key(ak::VOCAB_SIZE),
+                    detail: format!("{v} tokens, but {} has {embd_rows} rows", tn::TOKEN_EMBD),
+                })
+            }
+        };
+        let n_vocab = bounded(tn::TOKEN_EMBD, n_vocab, usize::MAX)?;
+        let f = |suffix: &str, v: Option<f32>, positive: bool| {
+            v.map(|v| finite(&key(suffix), v, positive, true))
+                .transpose()
+        };
+        let rope_freq_base = f(
+            ak::ROPE_FREQ_BASE,
+            opt_f32(md, a, ak::ROPE_FREQ_BASE)?,
+            true,
+        )?
+        .unwrap_or(10_000.0);
         let sliding_window = opt_usize(md, a, ak::ATTENTION_SLIDING_WINDOW)?.filter(|&w| w > 0);
         let swa_layers = (0..n_layer)
             .map(|il| match spec.swa {
@@ -165,10 +252,11 @@ impl ModelConfig {
                 SwaPattern::EveryNthGlobal(p) => sliding_window.is_some() && il % p != p - 1,
             })
             .collect();
-        let mut cfg = ModelConfig {
+        let rms_eps = opt_f32(md, a, ak::ATTENTION_LAYER_NORM_RMS_EPSILON)?;
+        Ok(ModelConfig {
             arch: a.to_string(),
             name: md.get_opt::<&str>(general::NAME)?.map(str::to_string),
-            n_vocab: opt_usize(md, a, ak::VOCAB_SIZE)?.unwrap_or(embd_rows),
+            n_vocab,
             n_ctx_train,
             n_embd,
             n_layer,
@@ -176,8 +264,11 @@ impl ModelConfig {
             n_head_kv,
             head_dim_k,
             head_dim_v,
-            n_ff: req(md, a, ak::FEED_FORWARD_LENGTH)?,
-            rms_eps: opt_f32(md, a, ak::ATTENTION_LAYER_NORM_RMS_EPSILON)?.unwrap_or(1e-5),
+            n_ff: dim(
+                ak::FEED_FORWARD_LENGTH,
+                req(md, a, ak::FEED_FORWARD_LENGTH)?,
+            )?,
+            rms_eps: f(ak::ATTENTION_LAYER_NORM_RMS_EPSILON, rms_eps, false)?.unwrap_or(1e-5),
             rope_dims,
             rope_freq_base,
             rope_freq_base_swa: spec.rope_base_swa.unwrap_or(rope_freq_base),
@@ -186,13 +277,29 @@ impl ModelConfig {
                 .unwrap_or(n_ctx_train),
             sliding_window,
             swa_layers,
-            attn_logit_softcap: opt_f32(md, a, ak::ATTN_LOGIT_SOFTCAPPING)?,
-            final_logit_softcap: opt_f32(md, a, ak::FINAL_LOGIT_SOFTCAPPING)?,
-        };
-        if cfg.n_vocab == 0 {
-            cfg.n_vocab = embd_rows;
-        }
-        Ok(cfg)
+            attn_logit_softcap: f(
+                ak::ATTN_LOGIT_SOFTCAPPING,
+                opt_f32(md, a, ak::ATTN_LOGIT_SOFTCAPPING)?,
+                true,
+            )?,
+            final_logit_softcap: f(
+                ak::FINAL_LOGIT_SOFTCAPPING,
+                opt_f32(md, a, ak::FINAL_LOGIT_SOFTCAPPING)?,
+                true,
+            )?,
+        })
+    }
+
+    /// Bytes of a KV cache holding `n_ctx` positions of every layer with `elem_bytes`-byte
+    /// elements, or `None` when that does not fit a `usize`.
+    pub fn kv_cache_bytes(&self, n_ctx: usize, elem_bytes: usize) -> Option<usize> {
+        let per_pos = self
+            .n_head_kv
+            .checked_mul(self.head_dim_k.checked_add(self.head_dim_v)?)?;
+        n_ctx
+            .checked_mul(self.n_layer)?
+            .checked_mul(per_pos)?
+            .checked_mul(elem_bytes)
     }
 
     /// Rope parameters of layer `il`. Sliding-window layers of architectures with their own
@@ -331,5 +438,74 @@ mod tests {
             ],
         );
         assert!(ModelConfig::from_metadata(&m, spec, 10).is_err());
+    }
+
+    #[test]
+    fn hostile_hyperparameters_are_refused_with_the_key_named() {
+        let cases: &[(&str, Value, &str)] = &[
+            (ak::BLOCK_COUNT, Value::U64(u64::MAX), "llama.block_count"),
+            (ak::BLOCK_COUNT, Value::U64(1 << 40), "llama.block_count"),
+            (ak::BLOCK_COUNT, Value::U32(0), "llama.block_count"),
+            (
+                ak::ATTENTION_KEY_LENGTH,
+                Value::U64((1 << 63) + 4),
+                "llama.attention.key_length",
+            ),
+            (
+                ak::ATTENTION_VALUE_LENGTH,
+                Value::U64(0),
+                "llama.attention.value_length",
+            ),
+            (
+                ak::CONTEXT_LENGTH,
+                Value::U64(1 << 40),
+                "llama.context_length",
+            ),
+            (
+                ak::EMBEDDING_LENGTH,
+                Value::U64(1 << 33),
+                "llama.embedding_length",
+            ),
+            (
+                ak::FEED_FORWARD_LENGTH,
+                Value::U32(0),
+                "llama.feed_forward_length",
+            ),
+            (ak::VOCAB_SIZE, Value::U32(11), "llama.vocab_size"),
+            (
+                ak::ROPE_FREQ_BASE,
+                Value::F32(f32::NAN),
+                "llama.rope.freq_base",
+            ),
+            (ak::ROPE_FREQ_BASE, Value::F32(-1.0), "llama.rope.freq_base"),
+            (
+                ak::ATTENTION_LAYER_NORM_RMS_EPSILON,
+                Value::F32(f32::INFINITY),
+                "llama.attention.layer_norm_rms_epsilon",
+            ),
+            (
+                ak::ROPE_SCALING_FACTOR,
+                Value::F32(f32::INFINITY),
+                "llama.rope.scaling.factor",
+            ),
+        ];
+        for (suffix, value, named) in cases {
+            let m = md("llama", &[(suffix, value.clone())]);
+            let err = ModelConfig::from_metadata(&m, ModelConfig::arch_spec(&m).unwrap(), 10)
+                .expect_err(named);
+            assert!(
+                matches!(&err, ModelError::Hparam { key, .. } if key == named),
+                "{named}: {err}"
+            );
+        }
+    }
+
+    #[test]
+    fn kv_cache_bytes_are_checked() {
+        let m = md("llama", &[]);
+        let c = ModelConfig::from_metadata(&m, ModelConfig::arch_spec(&m).unwrap(), 10).unwrap();
+        // 12 layers × 2 KV heads × (16 + 16) × 2 bytes per position.
+        assert_eq!(c.kv_cache_bytes(100, 2), Some(100 * 12 * 2 * 32 * 2));
+        assert_eq!(c.kv_cache_bytes(usize::MAX / 4, 2), None);
     }
 }

@@ -94,6 +94,31 @@ fn check_shape(t: &Tensor, shape: &[usize]) -> Result<(), ModelError> {
     Ok(())
 }
 
+/// `{arch}.block_count` may not exceed the blocks whose tensors (`blk.N.*`) the file holds.
+fn check_layers_present(src: &TensorSource, c: &ModelConfig) -> Result<(), ModelError> {
+    let present = src
+        .file
+        .tensors()
+        .iter()
+        .filter_map(|t| {
+            let rest = t.name().strip_prefix("blk.")?;
+            rest.split('.').next()?.parse::<usize>().ok()
+        })
+        .map(|il| il.saturating_add(1))
+        .max()
+        .unwrap_or(0);
+    if c.n_layer > present {
+        return Err(ModelError::Hparam {
+            key: ggml_core::gguf::keys::arch_key(&c.arch, ggml_core::gguf::keys::arch::BLOCK_COUNT),
+            detail: format!(
+                "{} blocks, but the file holds tensors for {present}",
+                c.n_layer
+            ),
+        });
+    }
+    Ok(())
+}
+
 /// One transformer block's weights on backend `B`.
 pub(crate) struct LayerWeights<B: Backend> {
     pub attn_norm: B::Vector,
@@ -149,7 +174,14 @@ impl<B: Backend> Loader<'_, B> {
         k: usize,
         parts: [usize; N],
     ) -> Result<[B::Matrix; N], ModelError> {
-        let t = self.src.require(name, &[k, parts.iter().sum()])?;
+        let rows = parts
+            .iter()
+            .try_fold(0usize, |sum, &p| sum.checked_add(p))
+            .ok_or_else(|| ModelError::Hparam {
+                key: name.to_string(),
+                detail: format!("rows {parts:?} overflow"),
+            })?;
+        let t = self.src.require(name, &[k, rows])?;
         self.n_bytes += t.data().len();
         let mut start = 0;
         let mut views = Vec::with_capacity(N);
@@ -214,6 +246,8 @@ impl<B: Backend> Loader<'_, B> {
         il: usize,
     ) -> Result<LayerWeights<B>, ModelError> {
         let n = |s: &str| tn::layer(il, s);
+        // `ModelConfig::from_metadata` checked that these products fit; the shapes below
+        // tie them to tensors the file really holds.
         let (q_dim, kv_k, kv_v) = (
             c.n_head * c.head_dim_k,
             c.n_head_kv * c.head_dim_k,
@@ -272,6 +306,7 @@ impl<B: Backend> Weights<B> {
         spec: &ArchSpec,
         c: &ModelConfig,
     ) -> Result<Weights<B>, ModelError> {
+        check_layers_present(src, c)?;
         let mut l = Loader {
             src,
             backend,

@@ -105,8 +105,9 @@ fn print_summary<B: AttentionBackend>(
         KvType::F16 => 2,
         KvType::F32 => 4,
     };
-    let kv_bytes =
-        model.n_ctx() * c.n_layer * c.n_head_kv * (c.head_dim_k + c.head_dim_v) * kv_elem;
+    let kv_bytes = c
+        .kv_cache_bytes(model.n_ctx(), kv_elem)
+        .unwrap_or(usize::MAX);
     let file = model.gguf();
     eprintln!(
         "model: {} ({})",
@@ -195,10 +196,12 @@ pub struct SamplingArgs {
     pub ignore_eos: bool,
 }
 
+/// `TOKEN_ID(+|-)BIAS`: the id is the leading digits, the bias every float form after them
+/// (`15043+1`, `7-0.5`, `3+1e3`, `3-1.5e-3`, `2-inf`, `2+Infinity`).
 fn parse_logit_bias(s: &str) -> Result<(u32, f32), String> {
     let at = s
-        .rfind(['+', '-'])
-        .filter(|&i| i > 0)
+        .find(|c: char| !c.is_ascii_digit())
+        .filter(|&i| i > 0 && matches!(s.as_bytes()[i], b'+' | b'-'))
         .ok_or_else(|| format!("`{s}` is not TOKEN_ID(+|-)BIAS"))?;
     let token = s[..at]
         .parse::<u32>()
@@ -347,5 +350,12 @@ mod tests {
         assert!(parse_logit_bias("abc+1").is_err());
         assert!(parse_logit_bias("+1").is_err());
         assert!(parse_logit_bias("12").is_err());
+        assert_eq!(parse_logit_bias("3+1e3"), Ok((3, 1000.0)));
+        assert_eq!(parse_logit_bias("3-1.5e-3"), Ok((3, -1.5e-3)));
+        assert_eq!(parse_logit_bias("3+2E+2"), Ok((3, 200.0)));
+        assert_eq!(parse_logit_bias("4+inf"), Ok((4, f32::INFINITY)));
+        assert_eq!(parse_logit_bias("4+Infinity"), Ok((4, f32::INFINITY)));
+        assert_eq!(parse_logit_bias("5+.5"), Ok((5, 0.5)));
+        assert!(parse_logit_bias("5*2").is_err());
     }
 }
