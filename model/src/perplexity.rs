@@ -147,12 +147,13 @@ pub fn perplexity<B: AttentionBackend>(
             detail: "at least 1",
         });
     }
+    tokenizer.check_model_vocab(model.config().n_vocab)?;
     let tokens = tokenizer.encode(text, true, false)?;
-    if tokens.len() < 2 * n_ctx {
+    if tokens.len() < n_ctx.saturating_mul(2) {
         return Err(PerplexityError::TextTooShort {
             tokens: tokens.len(),
             n_ctx,
-            needed: 2 * n_ctx,
+            needed: n_ctx.saturating_mul(2),
         });
     }
     let bos = tokenizer

@@ -245,6 +245,14 @@ fn errors_name_what_is_wrong() {
     no_bos.add_bos = Some(true);
     assert!(err(no_bos).contains("adds a BOS token but the vocabulary has none"));
     assert!(err(bpe("smollm", &[], &[])).contains("empty"));
+    assert!(err(bpe("smollm", &["a", "b"], &["a b"]))
+        .contains("tokenizer.ggml.merges[0] `a b` names `ab`, which is not a token"),);
+    assert!(err(bpe("smollm", &["a", "ab"], &["a b"])).contains("names `b`"));
+    let mut far_eos = bpe("smollm", &["a"], &[]);
+    far_eos.special_ids = vec![(SpecialRole::Eos, 7)];
+    assert!(err(far_eos).contains(
+        "tokenizer.ggml.eos_token_id is token 7, past the end of the vocabulary (1 tokens)"
+    ));
 }
 
 #[test]

@@ -134,6 +134,7 @@ impl<'m, B: AttentionBackend> Session<'m, B> {
         n_ctx: usize,
         sampler: SamplerConfig,
     ) -> Result<Self, GenerateError> {
+        tokenizer.check_model_vocab(model.config().n_vocab)?;
         let ctx = model.new_context(n_ctx)?;
         let sampler = Sampler::new(sampler, ctx.n_vocab())?;
         Ok(Self {

@@ -44,31 +44,30 @@ struct Merge {
     merged: u32,
 }
 
-/// The merge table. Symbols are numbered: a vocabulary token's symbol is its id; strings that
-/// merges mention but the vocabulary lacks get numbers after the vocabulary.
+/// The merge table over token ids: every string a merge names (both halves and the result)
+/// is a token of the vocabulary.
 #[derive(Debug)]
 pub(crate) struct Bpe {
     splitter: Splitter,
     ignore_merges: bool,
     byte_chars: [char; 256],
-    extra_symbols: HashMap<String, u32>,
     merges: HashMap<(u32, u32), Merge>,
 }
 
 impl Bpe {
     /// Builds the merge table; a merge string without a separating space is skipped (llama.cpp
-    /// keeps it as an empty pair that never matches).
+    /// keeps it as an empty pair that never matches); a merge naming a string that is not a
+    /// token is an error naming `tokenizer.ggml.merges` and the entry.
     pub(crate) fn new(
         vocab: &Vocab,
         merges: &[String],
         splitter: Splitter,
         ignore_merges: bool,
-    ) -> Bpe {
+    ) -> Result<Bpe, TokenizerError> {
         let mut bpe = Bpe {
             splitter,
             ignore_merges,
             byte_chars: byte_to_char_table(),
-            extra_symbols: HashMap::new(),
             merges: HashMap::with_capacity(merges.len()),
         };
         for (rank, merge) in merges.iter().enumerate() {
@@ -77,30 +76,26 @@ impl Bpe {
                 continue;
             };
             let (left, right) = (&merge[..pos], &merge[pos + 1..]);
-            let l = bpe.intern(vocab, left);
-            let r = bpe.intern(vocab, right);
-            let merged = bpe.intern(vocab, &merge.replacen(' ', "", 1));
+            let token = |text: &str| {
+                vocab
+                    .id(text)
+                    .ok_or_else(|| TokenizerError::UnknownMergeToken {
+                        index: rank,
+                        merge: merge.clone(),
+                        text: text.to_owned(),
+                    })
+            };
+            let (l, r) = (token(left)?, token(right)?);
+            let merged = token(&merge.replacen(' ', "", 1))?;
+            let rank = u32::try_from(rank).map_err(|_| TokenizerError::LengthMismatch {
+                key: "tokenizer.ggml.merges",
+                expected: u32::MAX as usize,
+                found: merges.len(),
+            })?;
             // The first occurrence of a pair keeps its rank.
-            bpe.merges.entry((l, r)).or_insert(Merge {
-                rank: rank as u32,
-                merged,
-            });
+            bpe.merges.entry((l, r)).or_insert(Merge { rank, merged });
         }
-        bpe
-    }
-
-    fn intern(&mut self, vocab: &Vocab, text: &str) -> u32 {
-        if let Some(id) = vocab.id(text) {
-            return id;
-        }
-        let next = (vocab.len() + self.extra_symbols.len()) as u32;
-        *self.extra_symbols.entry(text.to_owned()).or_insert(next)
-    }
-
-    fn symbol(&self, vocab: &Vocab, text: &str) -> Option<u32> {
-        vocab
-            .id(text)
-            .or_else(|| self.extra_symbols.get(text).copied())
+        Ok(bpe)
     }
 
     /// Tokenizes one fragment of plain text, appending ids to `out`.
@@ -131,7 +126,7 @@ impl Bpe {
                 Sym {
                     start,
                     end,
-                    id: self.symbol(vocab, &word[start..end]),
+                    id: vocab.id(&word[start..end]),
                     next: None,
                     alive: true,
                 }

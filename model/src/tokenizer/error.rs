@@ -35,6 +35,34 @@ pub enum TokenizerError {
         /// The number of entries in the array.
         found: usize,
     },
+    /// A merge names a string that is not a token.
+    #[error("tokenizer.ggml.merges[{index}] `{merge}` names `{text}`, which is not a token")]
+    UnknownMergeToken {
+        /// Index of the merge.
+        index: usize,
+        /// The merge string.
+        merge: String,
+        /// The string that is not in the vocabulary.
+        text: String,
+    },
+    /// The vocabulary and the model's token embedding disagree on the number of tokens.
+    #[error("tokenizer.ggml.tokens has {tokens} tokens but the model's embedding has {rows} rows")]
+    VocabMismatch {
+        /// Tokens in the vocabulary.
+        tokens: usize,
+        /// Rows of the token embedding (and of the output head).
+        rows: usize,
+    },
+    /// A special-token id past the end of the vocabulary.
+    #[error("{key} is token {id}, past the end of the vocabulary ({n_vocab} tokens)")]
+    SpecialOutOfRange {
+        /// The metadata key.
+        key: &'static str,
+        /// The id.
+        id: TokenId,
+        /// The vocabulary size.
+        n_vocab: usize,
+    },
     /// The vocabulary needs a special token that it does not define.
     #[error("the tokenizer adds a {role} token but the vocabulary has none ({key})")]
     MissingSpecialToken {

@@ -69,7 +69,7 @@ impl Tokenizer {
                 let config = PreConfig::from_name(spec.pre.as_deref())?;
                 let name = spec.pre.as_deref().unwrap_or("default");
                 let splitter = Splitter::new(config.kind, name)?;
-                let bpe = Bpe::new(&vocab, &spec.merges, splitter, config.ignore_merges);
+                let bpe = Bpe::new(&vocab, &spec.merges, splitter, config.ignore_merges)?;
                 let defaults = (config.add_bos, false, config.clean_spaces);
                 (Engine::Bpe(Box::new(bpe)), Some(config.kind), defaults)
             }
@@ -243,6 +243,19 @@ impl Tokenizer {
     /// The number of tokens in the vocabulary.
     pub fn n_vocab(&self) -> usize {
         self.vocab.len()
+    }
+
+    /// Checks that the vocabulary has exactly `rows` tokens, the rows of the model's token
+    /// embedding and output head, so every id the tokenizer makes is a row and every row
+    /// the sampler picks is a token.
+    pub fn check_model_vocab(&self, rows: usize) -> Result<(), TokenizerError> {
+        if self.n_vocab() != rows {
+            return Err(TokenizerError::VocabMismatch {
+                tokens: self.n_vocab(),
+                rows,
+            });
+        }
+        Ok(())
     }
 
     /// The vocabulary text of `id` (SentencePiece `▁` and byte-level characters as stored).

@@ -189,6 +189,13 @@ impl Vocab {
         if n == 0 {
             return Err(TokenizerError::EmptyVocab);
         }
+        if TokenId::try_from(n).is_err() {
+            return Err(TokenizerError::LengthMismatch {
+                key: "tokenizer.ggml.tokens",
+                expected: TokenId::MAX as usize,
+                found: n,
+            });
+        }
         let scores = match &spec.scores {
             Some(s) if s.len() != n => {
                 return Err(TokenizerError::LengthMismatch {
@@ -234,7 +241,7 @@ impl Vocab {
             eog: BTreeSet::new(),
             special_cache: Vec::new(),
         };
-        vocab.resolve_special(spec, kind);
+        vocab.resolve_special(spec, kind)?;
         vocab.build_eog();
         vocab.build_special_cache();
         vocab.apply_model_rules(spec.model_name.as_deref());
@@ -261,7 +268,11 @@ impl Vocab {
     }
 
     /// Special ids: llama.cpp's defaults for the kind, then metadata, then detection by text.
-    fn resolve_special(&mut self, spec: &TokenizerSpec, kind: VocabKind) {
+    fn resolve_special(
+        &mut self,
+        spec: &TokenizerSpec,
+        kind: VocabKind,
+    ) -> Result<(), TokenizerError> {
         let n = self.len();
         let defaults: &[(SpecialRole, TokenId)] = match kind {
             VocabKind::Spm => &[
@@ -276,16 +287,14 @@ impl Vocab {
                 .set(role, Some(id).filter(|&id| (id as usize) < n));
         }
         for &(role, id) in &spec.special_ids {
-            if (id as usize) < n {
-                self.special.set(role, Some(id));
-            } else {
-                tracing::warn!(
-                    key = role.gguf_key(),
+            if (id as usize) >= n {
+                return Err(TokenizerError::SpecialOutOfRange {
+                    key: role.gguf_key(),
                     id,
-                    n_vocab = n,
-                    "special token id out of range; keeping the default"
-                );
+                    n_vocab: n,
+                });
             }
+            self.special.set(role, Some(id));
         }
         for &(role, texts) in DETECT_BY_TEXT {
             if self.special.get(role).is_some() {
@@ -297,6 +306,7 @@ impl Vocab {
                 self.add_attr(id, Attr::CONTROL);
             }
         }
+        Ok(())
     }
 
     /// The end-of-generation set, built as llama.cpp builds it.
