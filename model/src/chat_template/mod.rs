@@ -3,6 +3,7 @@
 //! behaves like transformers' Jinja2 one) or, for a model that ships none, a built-in format
 //! chosen by architecture (see [`Fallback`]).
 
+mod bounds;
 mod clock;
 mod fallback;
 mod pyjson;
@@ -14,6 +15,7 @@ use ggml_core::gguf::{keys, GgufFile};
 use minijinja::{Environment, ErrorKind, Value};
 use serde::{Deserialize, Serialize};
 
+pub use bounds::MAX_VALUE_BYTES;
 pub use fallback::Fallback;
 
 use crate::tokenizer::Tokenizer;
@@ -24,6 +26,12 @@ const TEMPLATE_NAME: &str = "chat_template";
 const FUEL: u64 = 5_000_000;
 /// Largest rendered prompt accepted, in bytes.
 pub const MAX_OUTPUT_BYTES: usize = 16 << 20;
+/// Jinja2's whitespace rules as transformers sets them.
+const WHITESPACE: minijinja::machinery::WhitespaceConfig = minijinja::machinery::WhitespaceConfig {
+    keep_trailing_newline: false,
+    lstrip_blocks: true,
+    trim_blocks: true,
+};
 /// Marks errors raised by the template itself through `raise_exception`.
 const RAISED_MARKER: &str = "raise_exception: ";
 
@@ -85,6 +93,14 @@ pub enum ChatTemplateError {
         /// The budget.
         fuel: u64,
     },
+    /// The template built a value larger than [`MAX_VALUE_BYTES`].
+    #[error("chat template builds a value past {limit} bytes{}", at_line(*line))]
+    ValueTooLarge {
+        /// The limit in bytes.
+        limit: usize,
+        /// Line of the template, where known.
+        line: Option<usize>,
+    },
     /// The rendered text is larger than [`MAX_OUTPUT_BYTES`].
     #[error("chat template output exceeds {limit} bytes")]
     OutputTooLarge {
@@ -130,12 +146,14 @@ impl ChatTemplate {
         bos_token: impl Into<String>,
         eos_token: impl Into<String>,
     ) -> Result<Self, ChatTemplateError> {
+        let syntax = |e: minijinja::Error| ChatTemplateError::Syntax {
+            line: e.line(),
+            detail: e.detail().unwrap_or("syntax error").to_owned(),
+        };
         let mut env = sandboxed_environment();
-        env.add_template_owned(TEMPLATE_NAME, source.to_owned())
-            .map_err(|e| ChatTemplateError::Syntax {
-                line: e.line(),
-                detail: e.detail().unwrap_or("syntax error").to_owned(),
-            })?;
+        let guarded = bounds::guard_operators(source, WHITESPACE).map_err(syntax)?;
+        env.add_template_owned(TEMPLATE_NAME, guarded)
+            .map_err(syntax)?;
         Ok(Self {
             source: Source::Jinja(Box::new(env)),
             bos_token: bos_token.into(),
@@ -254,11 +272,11 @@ impl ChatTemplate {
 /// and an instruction budget.
 fn sandboxed_environment() -> Environment<'static> {
     let mut env = Environment::new();
-    env.set_trim_blocks(true);
-    env.set_lstrip_blocks(true);
-    env.set_keep_trailing_newline(false);
+    env.set_trim_blocks(WHITESPACE.trim_blocks);
+    env.set_lstrip_blocks(WHITESPACE.lstrip_blocks);
+    env.set_keep_trailing_newline(WHITESPACE.keep_trailing_newline);
     env.set_fuel(Some(FUEL));
-    env.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);
+    bounds::install(&mut env);
     env.add_function(
         "raise_exception",
         |message: String| -> Result<Value, minijinja::Error> {
@@ -273,6 +291,11 @@ fn sandboxed_environment() -> Environment<'static> {
     env
 }
 
+/// ` at line N` where the line is known.
+fn at_line(line: Option<usize>) -> String {
+    line.map(|l| format!(" at line {l}")).unwrap_or_default()
+}
+
 fn render_error(e: minijinja::Error) -> ChatTemplateError {
     if e.kind() == ErrorKind::OutOfFuel {
         return ChatTemplateError::OutOfFuel { fuel: FUEL };
@@ -281,6 +304,12 @@ fn render_error(e: minijinja::Error) -> ChatTemplateError {
         .detail()
         .map(str::to_owned)
         .unwrap_or_else(|| e.kind().to_string());
+    if detail.starts_with(bounds::TOO_LARGE_MARKER) {
+        return ChatTemplateError::ValueTooLarge {
+            limit: MAX_VALUE_BYTES,
+            line: e.line(),
+        };
+    }
     match detail.strip_prefix(RAISED_MARKER) {
         Some(message) => ChatTemplateError::Raised {
             message: message.to_owned(),
@@ -386,6 +415,52 @@ mod tests {
             big.render(&msgs(), false),
             Err(ChatTemplateError::OutputTooLarge { .. })
         ));
+    }
+
+    #[test]
+    fn values_built_inside_a_render_are_bounded() {
+        let growing = [
+            // String doubling, list doubling, repetition, joins and methods of big inputs.
+            "{% set ns = namespace(s='x') %}{% for i in range(40) %}{% set ns.s = ns.s ~ ns.s %}{% endfor %}{{ ns.s|length }}",
+            "{% set ns = namespace(s='x') %}{% for i in range(40) %}{% set ns.s = ns.s + ns.s %}{% endfor %}",
+            "{% set ns = namespace(l=[1]) %}{% for i in range(40) %}{% set ns.l = ns.l + ns.l %}{% endfor %}",
+            "{{ ('x' * 100000000)|length }}",
+            "{{ ([1, 2] * 100000000)|length }}",
+            "{% set s = 'x' * 1000000 %}{{ ([s] * 1000)|join|length }}",
+            "{% set s = 'x' * 1000000 %}{% set l = [s, s, s, s, s, s, s, s, s, s] %}{{ (l ~ l ~ l)|length }}",
+            "{% set s = 'x' * 1000000 %}{{ s.ljust(100000000)|length }}",
+            "{% set s = 'ab' * 500000 %}{{ s.replace('a', 'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx')|length }}",
+            "{% set s = 'ab' * 500000 %}{{ s|replace('a', 'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx')|length }}",
+            "{% set s = 'x' * 1000000 %}{{ [s, s, s, s, s, s, s, s, s, s, s, s, s, s, s, s, s, s]|tojson|length }}",
+        ];
+        for src in growing {
+            let t = ChatTemplate::jinja(src, "", "").unwrap();
+            match t.render(&msgs(), false) {
+                Err(ChatTemplateError::ValueTooLarge { limit, .. }) => {
+                    assert_eq!(limit, MAX_VALUE_BYTES)
+                }
+                other => panic!("{src}: expected ValueTooLarge, got {other:?}"),
+            }
+        }
+        let endless = ChatTemplate::jinja(
+            "{% macro f(n) %}{{ f(n + 1) }}{% endmacro %}{{ f(0) }}",
+            "",
+            "",
+        )
+        .unwrap();
+        let err = endless.render(&msgs(), false).unwrap_err();
+        assert!(err.to_string().contains("recursion"), "{err}");
+        // Real templates' arithmetic is unchanged.
+        let t = ChatTemplate::jinja(
+            "{{ 2 + 3 }} {{ 'a' ~ 1 }} {{ [1] + [2] }} {{ 'ab' * 2 }} {{ 3 * 'c' }} {{ 1.5 * 2 }}",
+            "",
+            "",
+        )
+        .unwrap();
+        assert_eq!(
+            t.render(&msgs(), false).unwrap(),
+            "5 a1 [1, 2] abab ccc 3.0"
+        );
     }
 
     #[test]

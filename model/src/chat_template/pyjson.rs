@@ -37,6 +37,16 @@ fn write_value(
     depth: usize,
     sort_keys: bool,
 ) -> Result<(), Error> {
+    if out.len() > super::MAX_VALUE_BYTES {
+        return Err(Error::new(
+            ErrorKind::InvalidOperation,
+            format!(
+                "{}tojson output past {} bytes",
+                super::bounds::TOO_LARGE_MARKER,
+                out.len()
+            ),
+        ));
+    }
     match value.kind() {
         ValueKind::Undefined | ValueKind::None => out.push_str("null"),
         ValueKind::Bool => out.push_str(if value.is_true() { "true" } else { "false" }),
