@@ -159,13 +159,27 @@ fn quantize_rejects_unknown_types_and_overwriting_its_input() {
         "{err}"
     );
 
-    let out = rocmforge(&[
-        "quantize".as_ref(),
-        src.as_os_str(),
-        src.as_os_str(),
-        "Q8_0".as_ref(),
-    ]);
-    assert_eq!(out.status.code(), Some(1));
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("is both input and output"), "{err}");
+    // The output may not be the input, even through a hard link or a symlink; the input is
+    // left as it was. (The links live beside a copy: a hard link needs one file system.)
+    let dir = tempfile::tempdir().unwrap();
+    let copy = dir.path().join("in.gguf");
+    std::fs::copy(&src, &copy).unwrap();
+    let before = std::fs::read(&copy).unwrap();
+    let hard = dir.path().join("hard.gguf");
+    std::fs::hard_link(&copy, &hard).unwrap();
+    let sym = dir.path().join("sym.gguf");
+    std::os::unix::fs::symlink(&copy, &sym).unwrap();
+    for out in [&copy, &hard, &sym] {
+        let run = rocmforge(&[
+            "quantize".as_ref(),
+            copy.as_os_str(),
+            out.as_os_str(),
+            "Q8_0".as_ref(),
+        ]);
+        assert_eq!(run.status.code(), Some(1));
+        let err = String::from_utf8_lossy(&run.stderr);
+        assert!(err.contains("is the input"), "{}: {err}", out.display());
+    }
+    assert!(std::fs::read(&copy).unwrap() == before, "the input changed");
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 3);
 }

@@ -3,11 +3,14 @@
 //! summary.
 
 use std::collections::BTreeMap;
+use std::ops::ControlFlow;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 use anyhow::{bail, Context};
-use ggml_core::quantize_file::{self, Mix, Summary};
+use ggml_core::quantize_file::{self, Mix, QuantizeFileError, Summary};
 use ggml_core::GgmlType;
 
 use crate::commands::info;
@@ -43,16 +46,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         Some(n) => n,
         None => std::thread::available_parallelism().map_or(1, usize::from),
     };
-    let same = match (args.input.canonicalize(), args.output.canonicalize()) {
-        (Ok(a), Ok(b)) => a == b,
-        _ => false,
-    };
-    if same {
-        bail!(
-            "{} is both input and output; write the result to another file",
-            args.output.display()
-        );
-    }
+    quantize_file::check_distinct(&args.input, &args.output)?;
     let src = info::open(&args.input)?;
     let plan = quantize_file::plan(&src, mix)?;
     let requant: BTreeMap<GgmlType, usize> =
@@ -73,6 +67,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         );
     }
 
+    // Ctrl-C stops after the current tensor; the partial output is removed and OUT is untouched.
+    let interrupted = Arc::new(AtomicBool::new(false));
+    let flag = Arc::clone(&interrupted);
+    ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst))
+        .context("installing the Ctrl-C handler")?;
     let bar = format::byte_bar(0, "quantizing");
     let summary = quantize_file::quantize_file(&src, &args.output, mix, threads, &mut |p| {
         bar.set_length(p.bytes_total);
@@ -83,8 +82,20 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             p.n_tensors,
             p.tensor.name
         ));
+        if interrupted.load(Ordering::SeqCst) {
+            ControlFlow::Break(())
+        } else {
+            ControlFlow::Continue(())
+        }
     });
     bar.finish_and_clear();
+    if let Err(QuantizeFileError::Cancelled) = summary {
+        eprintln!(
+            "quantize: interrupted; {} was not written",
+            args.output.display()
+        );
+        return Ok(ExitCode::from(130));
+    }
     let summary = summary.with_context(|| format!("quantizing {}", args.input.display()))?;
     print!("{}", report(&args, threads, &summary));
     Ok(ExitCode::SUCCESS)

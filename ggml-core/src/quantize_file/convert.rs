@@ -2,11 +2,12 @@
 //! encoded to its planned type, rows split across threads, written to a new GGUF file with
 //! `general.file_type` set.
 
-use std::fs::File;
 use std::io::BufWriter;
+use std::ops::ControlFlow;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use super::output::TempOutput;
 use super::{plan, Mix, QuantizeFileError, TensorPlan};
 use crate::gguf::{keys, GgufFile, GgufWriter, TensorInfo, Value};
 use crate::quants::{dequantize_row, quantize_row};
@@ -64,22 +65,21 @@ impl Summary {
 }
 
 /// Converts `src` to `mix`, writing the GGUF file `out` with `threads` threads (at least
-/// one), calling `progress` after each tensor. On failure the partial output is removed.
+/// one), calling `progress` after each tensor; `progress` returning `Break` cancels. The
+/// file is written under a temporary name beside `out` and renamed to `out` when complete:
+/// on failure or cancel, `out` is untouched and nothing is left behind.
 pub fn quantize_file(
     src: &GgufFile,
     out: &Path,
     mix: Mix,
     threads: usize,
-    progress: &mut dyn FnMut(Progress<'_>),
+    progress: &mut dyn FnMut(Progress<'_>) -> ControlFlow<()>,
 ) -> Result<Summary, QuantizeFileError> {
     let started = Instant::now();
     let tensors = plan(src, mix)?;
-    let result = write(src, out, mix, &tensors, threads.max(1), progress);
-    if result.is_err() {
-        // Best effort: the error being returned matters more than a leftover file.
-        let _ = std::fs::remove_file(out);
-    }
-    let bytes_out = result?;
+    let temp = TempOutput::new(out)?;
+    let bytes_out = write(src, &temp, mix, &tensors, threads.max(1), progress)?;
+    temp.commit()?;
     let io = |source| QuantizeFileError::Io {
         path: out.to_path_buf(),
         source,
@@ -99,11 +99,11 @@ pub fn quantize_file(
 /// Writes the output file; returns its tensor bytes.
 fn write(
     src: &GgufFile,
-    out: &Path,
+    out: &TempOutput,
     mix: Mix,
     tensors: &[TensorPlan],
     threads: usize,
-    progress: &mut dyn FnMut(Progress<'_>),
+    progress: &mut dyn FnMut(Progress<'_>) -> ControlFlow<()>,
 ) -> Result<u64, QuantizeFileError> {
     let mut writer = GgufWriter::with_metadata(src.metadata().clone());
     let meta = writer.metadata_mut();
@@ -115,11 +115,7 @@ fn write(
     for (info, plan) in src.tensors().iter().zip(tensors) {
         writer.add_tensor(info.name(), plan.to, info.shape())?;
     }
-    let io = |source| QuantizeFileError::Io {
-        path: out.to_path_buf(),
-        source,
-    };
-    let file = File::create(out).map_err(io)?;
+    let file = out.file()?;
     let mut data = writer.begin(BufWriter::new(file))?;
     let bytes_total = src.tensors().iter().map(TensorInfo::n_bytes).sum();
     let mut bytes_done = 0;
@@ -135,14 +131,21 @@ fn write(
             bytes_out += converted.len() as u64;
         }
         bytes_done += info.n_bytes();
-        progress(Progress {
+        let step = progress(Progress {
             tensor: plan,
             index,
             n_tensors: tensors.len(),
             bytes_done,
             bytes_total,
         });
+        if step.is_break() {
+            return Err(QuantizeFileError::Cancelled);
+        }
     }
+    let io = |source| QuantizeFileError::Io {
+        path: out.path().to_path_buf(),
+        source,
+    };
     let mut buffered = data.finish()?;
     std::io::Write::flush(&mut buffered).map_err(io)?;
     buffered.get_ref().sync_all().map_err(io)?;
@@ -238,7 +241,7 @@ mod tests {
             w.add_tensor(*name, GgmlType::F32, shape).unwrap();
         }
         let path = dir.join("src.gguf");
-        let mut data = w.begin(File::create(&path).unwrap()).unwrap();
+        let mut data = w.begin(std::fs::File::create(&path).unwrap()).unwrap();
         let mut seed = 7u32;
         for (_, shape) in &tensors {
             let n: u64 = shape.iter().product();
@@ -265,9 +268,13 @@ mod tests {
             calls += 1;
             assert_eq!(p.index + 1, calls);
             assert!(p.bytes_done <= p.bytes_total);
+            ControlFlow::Continue(())
         })
         .unwrap();
-        quantize_file(&src, &three, Mix::Q4_K_M, 3, &mut |_| {}).unwrap();
+        quantize_file(&src, &three, Mix::Q4_K_M, 3, &mut |_| {
+            ControlFlow::Continue(())
+        })
+        .unwrap();
         assert_eq!(calls, 6);
         assert_eq!(std::fs::read(&one).unwrap(), std::fs::read(&three).unwrap());
         assert_eq!(summary.requantized(), 0);
@@ -293,11 +300,33 @@ mod tests {
 
         // Requantizing the Q4_K_M file to Q8_0 dequantizes its quantized tensors first.
         let again = dir.path().join("again.gguf");
-        let summary = quantize_file(&out, &again, Mix::Q8_0, 2, &mut |_| {}).unwrap();
+        let summary = quantize_file(&out, &again, Mix::Q8_0, 2, &mut |_| {
+            ControlFlow::Continue(())
+        })
+        .unwrap();
         assert_eq!(summary.requantized(), 5);
         assert!(summary
             .tensors
             .iter()
             .all(|t| t.to == T::Q8_0 || t.to == T::F32));
+    }
+
+    #[test]
+    fn a_cancelled_conversion_leaves_the_old_output_and_no_partial_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let src = GgufFile::open(synthetic(dir.path())).unwrap();
+        let out = dir.path().join("out.gguf");
+        std::fs::write(&out, b"previous").unwrap();
+        let err = quantize_file(&src, &out, Mix::Q8_0, 1, &mut |p| {
+            if p.index == 2 {
+                ControlFlow::Break(())
+            } else {
+                ControlFlow::Continue(())
+            }
+        })
+        .unwrap_err();
+        assert!(matches!(err, QuantizeFileError::Cancelled), "{err}");
+        assert_eq!(std::fs::read(&out).unwrap(), b"previous");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 2);
     }
 }

@@ -1,13 +1,16 @@
 //! Converting a whole GGUF file to a quantization mix (`rocmforge quantize`): the mixes
 //! (llama.cpp's file types), the per-tensor type plan, and the threaded conversion with a
-//! progress callback.
+//! progress callback that may cancel; the output never replaces an input and appears only
+//! when complete (`output`).
 
 mod convert;
+mod output;
 pub mod rules;
 
 use std::fmt;
 
 pub use convert::{quantize_file, Progress, Summary};
+pub use output::check_distinct;
 
 use crate::gguf::{keys, GgufError, GgufFile};
 use crate::quants::QuantError;
@@ -53,6 +56,7 @@ impl Mix {
         MIXES
             .iter()
             .find(|r| r.0 == self)
+            // tidy: allow(panic): every Mix has a row in MIXES
             .expect("every Mix has a row in MIXES")
     }
 
@@ -128,6 +132,17 @@ pub enum QuantizeFileError {
         /// The tensor.
         tensor: String,
     },
+    /// The output path names the input file (directly or through a link).
+    #[error("{} is the input {}; write the result to another file", output.display(), input.display())]
+    SameFile {
+        /// The input path.
+        input: std::path::PathBuf,
+        /// The output path.
+        output: std::path::PathBuf,
+    },
+    /// The progress callback asked to stop; no output was written.
+    #[error("cancelled; no output was written")]
+    Cancelled,
     /// Writing the output file failed.
     #[error("writing {}: {source}", path.display())]
     Io {
