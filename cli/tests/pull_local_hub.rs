@@ -1,7 +1,9 @@
 //! `rocmforge pull` and `list` against a local HTTP server that speaks the hub's API
 //! (`/api/models/U/R/tree/main`, `/U/R/resolve/main/FILE` with Range): resume after a cut
-//! connection, a wrong checksum, a 404, a 401, and a pulled file resolving and running by
-//! name.
+//! connection, a wrong checksum, a 404, a 401, a pulled file resolving and running by
+//! name; and a hostile hub: the token never follows a redirect or a `Link` to another
+//! origin, a file without LFS metadata is checked by its git blob id (and the message says
+//! so), a 206 for the wrong range and a body longer than announced are refused.
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Write};
@@ -37,6 +39,16 @@ struct State {
     cut_after: usize,
     /// Answer 401 unless this bearer token is sent.
     token: Option<String>,
+    /// Answer file requests with a redirect to the same path on this endpoint.
+    redirect_to: Option<String>,
+    /// Link the second listing page on this endpoint instead of this hub.
+    link_to: Option<String>,
+    /// List files without LFS metadata, with their git blob id as `oid`.
+    no_lfs: bool,
+    /// Answer a range request with a Content-Range one byte off.
+    bad_range: bool,
+    /// Send this many bytes more than the file has.
+    extra_bytes: usize,
 }
 
 struct FakeHub {
@@ -104,6 +116,16 @@ fn serve(stream: TcpStream, state: &Mutex<State>) {
     let mut st = state.lock().unwrap();
     st.seen.push(seen.clone());
     let mut out = stream;
+    if let (Some(target), true) = (&st.redirect_to, path.contains("/resolve/main/")) {
+        let location = format!("{target}{path}");
+        respond(
+            &mut out,
+            "302 Found",
+            &[("Location", location.as_str())],
+            b"",
+        );
+        return;
+    }
     if let Some(token) = &st.token {
         if seen.auth.as_deref() != Some(&format!("Bearer {token}")) {
             respond(
@@ -131,6 +153,10 @@ fn serve(stream: TcpStream, state: &Mutex<State>) {
             let entries: Vec<serde_json::Value> = files
                 .iter()
                 .map(|f| {
+                    if st.no_lfs {
+                        return serde_json::json!({"type": "file", "oid": f.claimed_sha256,
+                            "size": f.bytes.len(), "path": f.name});
+                    }
                     serde_json::json!({"type": "file", "oid": "0123", "size": f.bytes.len(),
                     "path": f.name, "lfs": {"oid": f.claimed_sha256, "size": f.bytes.len(),
                     "pointerSize": 134}})
@@ -152,7 +178,8 @@ fn serve(stream: TcpStream, state: &Mutex<State>) {
                     .collect::<Vec<_>>(),
             )
             .unwrap();
-            let link = format!("<{route}?cursor={}>; rel=\"next\"", page + 1);
+            let base = st.link_to.clone().unwrap_or_default();
+            let link = format!("<{base}{route}?cursor={}>; rel=\"next\"", page + 1);
             let extra = if 2 * (page + 1) < entries.len() {
                 vec![("Link", link.as_str())]
             } else {
@@ -182,6 +209,9 @@ fn serve(stream: TcpStream, state: &Mutex<State>) {
                 st.cuts_left -= 1;
             }
             let cut_after = st.cut_after;
+            let off = usize::from(st.bad_range);
+            let mut bytes = bytes;
+            bytes.extend(std::iter::repeat_n(0u8, st.extra_bytes));
             drop(st);
             let body = &bytes[from.min(bytes.len())..];
             let status = if from > 0 {
@@ -189,7 +219,7 @@ fn serve(stream: TcpStream, state: &Mutex<State>) {
             } else {
                 "200 OK"
             };
-            let range = format!("bytes {from}-{}/{}", bytes.len() - 1, bytes.len());
+            let range = format!("bytes {}-{}/{}", from + off, bytes.len() - 1, bytes.len());
             let extra = if from > 0 {
                 vec![("Content-Range", range.as_str())]
             } else {
@@ -221,6 +251,15 @@ fn respond(out: &mut TcpStream, status: &str, extra: &[(&str, &str)], body: &[u8
     write_head(out, status, extra, body.len());
     let _ = out.write_all(body);
     let _ = out.flush();
+}
+
+/// Git's blob id of `bytes`: SHA-1 of `blob {len}\0` and the bytes.
+fn git_blob_id(bytes: &[u8]) -> String {
+    use sha1::Digest as _;
+    let mut h = sha1::Sha1::new();
+    h.update(format!("blob {}\0", bytes.len()).as_bytes());
+    h.update(bytes);
+    hex(&h.finalize())
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -423,12 +462,7 @@ fn pull_needs_hf_token_for_gated_repositories() {
 
 #[test]
 fn a_pulled_model_runs_by_name() {
-    let models = std::env::var_os("ROCMFORGE_MODELS")
-        .filter(|d| !d.is_empty())
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| {
-            Path::new(&std::env::var_os("HOME").expect("HOME")).join(".cache/rocmforge/models")
-        });
+    let models = ggml_core::model_dir::models_dir().expect("ROCMFORGE_MODELS or HOME is set");
     let real = models.join("SmolLM2-135M-Instruct.Q4_1.gguf");
     let bytes = std::fs::read(&real).unwrap_or_else(|e| {
         panic!(
@@ -474,5 +508,124 @@ fn a_pulled_model_runs_by_name() {
     assert_eq!(
         by_name.stdout, by_path.stdout,
         "same file, same greedy text"
+    );
+}
+
+#[test]
+fn the_token_never_leaves_the_endpoint_origin() {
+    // Listing pages and file bytes both come from another origin (another port).
+    let cdn = FakeHub::start();
+    let bytes = payload(3000);
+    cdn.add("u/r", "m-Q4_0.gguf", bytes.clone());
+    cdn.add("u/r", "m-Q8_0.gguf", payload(10));
+    let hub = FakeHub::start();
+    hub.add("u/r", "m-Q4_0.gguf", bytes.clone());
+    hub.add("u/r", "m-Q8_0.gguf", payload(10));
+    {
+        let mut st = hub.state.lock().unwrap();
+        st.redirect_to = Some(cdn.endpoint.clone());
+        st.link_to = Some(cdn.endpoint.clone());
+    }
+    let cache = tempfile::tempdir().unwrap();
+    let out = rocmforge(cache.path(), &hub, Some("hf_secret"), &["pull", "u/r:Q4_0"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        std::fs::read(cache.path().join("hf/u/r/m-Q4_0.gguf")).unwrap(),
+        bytes
+    );
+    let own = hub.seen();
+    assert!(own.iter().any(|s| s.path.contains("/resolve/main/")));
+    assert!(
+        own.iter()
+            .all(|s| s.auth.as_deref() == Some("Bearer hf_secret")),
+        "{own:?}"
+    );
+    let other = cdn.seen();
+    assert!(
+        other.iter().any(|s| s.path.contains("/resolve/main/")),
+        "{other:?}"
+    );
+    assert!(
+        other.iter().any(|s| s.path.contains("cursor=1")),
+        "{other:?}"
+    );
+    assert!(
+        other.iter().all(|s| s.auth.is_none()),
+        "token leaked: {other:?}"
+    );
+}
+
+#[test]
+fn a_file_without_lfs_metadata_is_checked_by_its_git_blob_id() {
+    let hub = FakeHub::start();
+    let bytes = payload(4000);
+    hub.add("u/r", "m-Q4_0.gguf", bytes.clone());
+    {
+        let mut st = hub.state.lock().unwrap();
+        st.no_lfs = true;
+        st.repos.get_mut("u/r").unwrap()[0].claimed_sha256 = git_blob_id(&bytes);
+    }
+    let cache = tempfile::tempdir().unwrap();
+    let out = rocmforge(cache.path(), &hub, None, &["pull", "u/r:Q4_0"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("git blob id (SHA-1) checked"),
+        "{}",
+        stderr(&out)
+    );
+
+    hub.state.lock().unwrap().repos.get_mut("u/r").unwrap()[0].claimed_sha256 = "cd".repeat(20);
+    let other = tempfile::tempdir().unwrap();
+    let out = rocmforge(other.path(), &hub, None, &["pull", "u/r:Q4_0"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("git blob id")
+            && stderr(&out).contains("does not match the hub's cdcd"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn wrong_ranges_and_long_bodies_are_refused() {
+    let hub = FakeHub::start();
+    hub.add("u/r", "m-Q4_0.gguf", payload(100_000));
+    let cache = tempfile::tempdir().unwrap();
+    // A cut first attempt, then a resume answered for the wrong bytes.
+    {
+        let mut st = hub.state.lock().unwrap();
+        st.cuts_left = 1;
+        st.cut_after = 10_000;
+        st.bad_range = true;
+    }
+    let out = rocmforge(cache.path(), &hub, None, &["pull", "u/r:Q4_0"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(err.contains("a partial answer for `bytes 10001-"), "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "one line: {err}");
+    assert_eq!(
+        std::fs::read_dir(cache.path().join("hf/u/r"))
+            .unwrap()
+            .count(),
+        0
+    );
+
+    {
+        let mut st = hub.state.lock().unwrap();
+        st.bad_range = false;
+        st.extra_bytes = 5;
+    }
+    let out = rocmforge(cache.path(), &hub, None, &["pull", "u/r:Q4_0"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(
+        err.contains("runs past the announced 100000 bytes"),
+        "{err}"
+    );
+    assert_eq!(
+        std::fs::read_dir(cache.path().join("hf/u/r"))
+            .unwrap()
+            .count(),
+        0
     );
 }

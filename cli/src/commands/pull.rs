@@ -34,10 +34,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         bar.set_position(p.done);
     });
     bar.finish_and_clear();
-    let path = path?;
+    let (path, verified) = path?;
     let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
     eprintln!(
-        "pulled {} ({}), SHA-256 checked; use it with -m {}",
+        "pulled {} ({}), {verified}; use it with -m {}",
         spec.repo_id(),
         format::bytes(size),
         args.model

@@ -1,11 +1,14 @@
 //! The resumable download of one hub file: bytes go to `FILE.part`, a cut connection is
-//! resumed with an HTTP Range request, and the file is renamed into place only once its
-//! size and SHA-256 match the hub's metadata.
+//! resumed with an HTTP Range request (a partial answer must carry the matching
+//! `Content-Range`, and no answer may run past the announced size), and the file is renamed
+//! into place only once its size and hash match the hub's metadata: the LFS SHA-256, or for
+//! a file stored in git its blob id, or only the size where the listing gives no hash.
 
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
+use sha1::Sha1;
 use sha2::{Digest, Sha256};
 
 use super::{HubError, RepoFile};
@@ -19,8 +22,30 @@ pub struct Progress {
     pub total: u64,
 }
 
-/// Opens the download; `Some(n)` asks for the bytes from offset `n` on.
-pub(super) type Get<'a> = dyn FnMut(Option<u64>) -> Result<ureq::Response, HubError> + 'a;
+/// Which check a downloaded file passed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verified {
+    /// Its SHA-256 matches the hub's LFS metadata.
+    Sha256,
+    /// Its git blob id (SHA-1) matches the listing's `oid`.
+    GitBlobId,
+    /// Only its size could be checked: the listing gives no hash for it.
+    SizeOnly,
+}
+
+impl std::fmt::Display for Verified {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Verified::Sha256 => "size and SHA-256 checked against the hub's LFS metadata",
+            Verified::GitBlobId => "size and git blob id (SHA-1) checked against the hub's listing",
+            Verified::SizeOnly => "only the size checked: the hub's listing gives no hash for it",
+        })
+    }
+}
+
+/// Opens the download; `Some(n)` asks for the bytes from offset `n` on. Returns the URL
+/// that answered (after redirects) and the response.
+pub(super) type Get<'a> = dyn FnMut(Option<u64>) -> Result<(String, ureq::Response), HubError> + 'a;
 
 /// Downloads `file` to `dest` through `get`, resuming up to `attempts` times.
 pub(super) fn fetch(
@@ -29,11 +54,13 @@ pub(super) fn fetch(
     dest: &Path,
     attempts: usize,
     progress: &mut dyn FnMut(Progress),
-) -> Result<(), HubError> {
+) -> Result<Verified, HubError> {
     let total = file.lfs.as_ref().map_or(file.size, |l| l.size);
-    if dest.is_file() && file_len(dest)? == total && hash_ok(file, dest)?.is_none() {
-        progress(Progress { done: total, total });
-        return Ok(());
+    if dest.is_file() && file_len(dest)? == total {
+        if let Ok(verified) = verify(file, dest)? {
+            progress(Progress { done: total, total });
+            return Ok(verified);
+        }
     }
     let part = part_path(dest);
     let mut last_failure = String::from("no attempt made");
@@ -46,8 +73,8 @@ pub(super) fn fetch(
             remove(&part)?;
         }
         let from = (have > 0 && have < total).then_some(have);
-        let response = match get(from) {
-            Ok(response) => response,
+        let (url, response) = match get(from) {
+            Ok(answer) => answer,
             Err(HubError::Unreachable { detail, .. }) => {
                 last_failure = detail;
                 continue;
@@ -59,10 +86,23 @@ pub(super) fn fetch(
             }
             Err(e) => return Err(e),
         };
-        let resumed = from.is_some() && response.status() == 206;
-        let start = if resumed { have } else { 0 };
-        if let Err(detail) = receive(response, &part, start, total, progress)? {
-            last_failure = detail;
+        let start = match check_range(&response, from, total) {
+            Ok(start) => start,
+            Err(detail) => {
+                remove_if_present(&part)?;
+                return Err(HubError::BadAnswer { url, detail });
+            }
+        };
+        match receive(response, &part, start, total, progress)? {
+            Received::Whole => {}
+            Received::Cut(detail) => last_failure = detail,
+            Received::TooLong => {
+                remove_if_present(&part)?;
+                return Err(HubError::BadAnswer {
+                    url,
+                    detail: format!("the body runs past the announced {total} bytes"),
+                });
+            }
         }
     }
     let got = if part.is_file() { file_len(&part)? } else { 0 };
@@ -83,25 +123,66 @@ pub(super) fn fetch(
             actual: got,
         });
     }
-    if let Some(err) = hash_ok(file, &part)? {
-        remove(&part)?;
-        return Err(err);
-    }
+    let verified = match verify(file, &part)? {
+        Ok(verified) => verified,
+        Err(err) => {
+            remove(&part)?;
+            return Err(err);
+        }
+    };
     std::fs::rename(&part, dest).map_err(|source| HubError::Io {
         path: dest.to_path_buf(),
         source,
-    })
+    })?;
+    Ok(verified)
 }
 
-/// Writes the body of `response` to `part` from offset `start` (truncating the file there).
-/// `Ok(Err(detail))` is a cut connection (resume later); `Err` a local I/O failure.
+/// Where the body of `response` starts in the file: 0 for a whole answer (200), `from` for
+/// a partial one (206) whose `Content-Range` is `bytes FROM-(TOTAL-1)/TOTAL` (or `/*`).
+/// A partial answer that was not asked for or names other bytes is refused.
+fn check_range(response: &ureq::Response, from: Option<u64>, total: u64) -> Result<u64, String> {
+    if response.status() != 206 {
+        return Ok(0);
+    }
+    let Some(from) = from else {
+        return Err("a partial answer (HTTP 206) to a request for the whole file".to_string());
+    };
+    let want = format!("bytes {from}-{}/", total.saturating_sub(1));
+    match response.header("Content-Range") {
+        Some(range)
+            if range.starts_with(&want) && {
+                let size = &range[want.len()..];
+                size == "*" || size == total.to_string()
+            } =>
+        {
+            Ok(from)
+        }
+        Some(range) => Err(format!(
+            "a partial answer for `{range}` to a request for bytes {from}- of {total}"
+        )),
+        None => Err("a partial answer (HTTP 206) without Content-Range".to_string()),
+    }
+}
+
+/// How a body ended.
+enum Received {
+    /// Every byte up to the announced size arrived.
+    Whole,
+    /// The connection was cut (resume later).
+    Cut(String),
+    /// More bytes than announced arrived.
+    TooLong,
+}
+
+/// Writes the body of `response` to `part` from offset `start` (truncating the file there),
+/// never past `total` bytes; `Err` is a local I/O failure.
 fn receive(
     response: ureq::Response,
     part: &Path,
     start: u64,
     total: u64,
     progress: &mut dyn FnMut(Progress),
-) -> Result<Result<(), String>, HubError> {
+) -> Result<Received, HubError> {
     let io = |source| HubError::Io {
         path: part.to_path_buf(),
         source,
@@ -121,45 +202,64 @@ fn receive(
             Ok(n) => n,
             Err(e) => {
                 out.flush().map_err(io)?;
-                return Ok(Err(e.to_string()));
+                return Ok(Received::Cut(e.to_string()));
             }
         };
+        if n as u64 > total - done {
+            return Ok(Received::TooLong);
+        }
         out.write_all(&buf[..n]).map_err(io)?;
         done += n as u64;
         progress(Progress { done, total });
     }
     out.flush().map_err(io)?;
     if done < total {
-        return Ok(Err(format!("connection closed at {done} of {total} bytes")));
+        return Ok(Received::Cut(format!(
+            "connection closed at {done} of {total} bytes"
+        )));
     }
-    Ok(Ok(()))
+    Ok(Received::Whole)
 }
 
-/// `None` if `path`'s SHA-256 matches the hub's LFS hash (or there is none to check).
-fn hash_ok(file: &RepoFile, path: &Path) -> Result<Option<HubError>, HubError> {
-    let Some(lfs) = &file.lfs else {
-        return Ok(None);
+/// Checks the complete file at `path` (of the right size) against the strongest hash the
+/// listing gives: `Ok(Ok(check))` when it passes, `Ok(Err(mismatch))` when it does not.
+fn verify(file: &RepoFile, path: &Path) -> Result<Result<Verified, HubError>, HubError> {
+    if let Some(lfs) = &file.lfs {
+        let actual = digest_file(Sha256::new(), path)?;
+        return Ok(if actual.eq_ignore_ascii_case(&lfs.oid) {
+            Ok(Verified::Sha256)
+        } else {
+            Err(HubError::Checksum {
+                file: file.path.clone(),
+                expected: lfs.oid.clone(),
+                actual,
+            })
+        });
+    }
+    let Some(oid) = file.oid.as_deref().filter(|o| o.len() == 40) else {
+        return Ok(Ok(Verified::SizeOnly));
     };
-    let actual = sha256_file(path)?;
-    if actual.eq_ignore_ascii_case(&lfs.oid) {
-        Ok(None)
+    let mut blob = Sha1::new();
+    blob.update(format!("blob {}\0", file.size).as_bytes());
+    let actual = digest_file(blob, path)?;
+    Ok(if actual.eq_ignore_ascii_case(oid) {
+        Ok(Verified::GitBlobId)
     } else {
-        Ok(Some(HubError::Checksum {
+        Err(HubError::BlobId {
             file: file.path.clone(),
-            expected: lfs.oid.clone(),
+            expected: oid.to_string(),
             actual,
-        }))
-    }
+        })
+    })
 }
 
-/// SHA-256 of a file, lowercase hex.
-fn sha256_file(path: &Path) -> Result<String, HubError> {
+/// `hasher` fed with a file's bytes, lowercase hex.
+fn digest_file(mut hasher: impl Digest, path: &Path) -> Result<String, HubError> {
     let io = |source| HubError::Io {
         path: path.to_path_buf(),
         source,
     };
     let mut file = File::open(path).map_err(io)?;
-    let mut hasher = Sha256::new();
     let mut buf = vec![0u8; 1 << 20];
     loop {
         let n = file.read(&mut buf).map_err(io)?;
@@ -189,6 +289,13 @@ fn file_len(path: &Path) -> Result<u64, HubError> {
             path: path.to_path_buf(),
             source,
         })
+}
+
+fn remove_if_present(path: &Path) -> Result<(), HubError> {
+    if path.is_file() {
+        remove(path)?;
+    }
+    Ok(())
 }
 
 fn remove(path: &Path) -> Result<(), HubError> {

@@ -10,7 +10,10 @@
 //! - `GET {endpoint}/{user}/{repo}/resolve/main/{file}`: the file's bytes (redirects
 //!   followed), with `Range: bytes=N-` to resume.
 //!
-//! `HF_TOKEN`, when set, is sent as `Authorization: Bearer …` on both.
+//! `HF_TOKEN`, when set, is sent as `Authorization: Bearer …` only to the endpoint's own
+//! origin (scheme, host and port): redirects are followed by hand, and a `Link` page or a
+//! redirect to another origin (the hub's CDN, or plain http from an https endpoint) gets no
+//! token.
 
 mod download;
 
@@ -21,13 +24,16 @@ use serde::Deserialize;
 
 use crate::cache::{CacheError, HubSelect, HubSpec};
 
-pub use download::Progress;
+pub use download::{Progress, Verified};
 
 /// The hub used when `HF_ENDPOINT` is not set.
 pub const DEFAULT_ENDPOINT: &str = "https://huggingface.co";
 
 /// Pages of a repository listing followed before giving up (the hub pages by ~1000 files).
 const MAX_LISTING_PAGES: usize = 100;
+
+/// Redirects followed for one request.
+const MAX_REDIRECTS: usize = 10;
 
 /// How many times a cut download is resumed before `pull` gives up.
 const DOWNLOAD_ATTEMPTS: usize = 4;
@@ -136,6 +142,26 @@ pub enum HubError {
         /// SHA-256 of the bytes received.
         actual: String,
     },
+    /// The downloaded file's git blob id (the listing's `oid`, for files without LFS
+    /// metadata) differs.
+    #[error("{file}: git blob id {actual} does not match the hub's {expected}; the corrupt download was removed")]
+    BlobId {
+        /// The file.
+        file: String,
+        /// Blob id from the listing.
+        expected: String,
+        /// Blob id of the bytes received.
+        actual: String,
+    },
+    /// A server answer that cannot be trusted: a partial answer to the wrong range, or more
+    /// bytes than announced.
+    #[error("{url}: {detail}; the partial file was removed")]
+    BadAnswer {
+        /// The URL requested.
+        url: String,
+        /// What was wrong.
+        detail: String,
+    },
     /// Reading or writing a local file failed.
     #[error("{}: {source}", path.display())]
     Io {
@@ -164,6 +190,9 @@ pub struct RepoFile {
     pub path: String,
     /// Size in bytes.
     pub size: u64,
+    /// Git blob id (SHA-1 of `blob {size}\0` and the content) of files stored in git.
+    #[serde(default)]
+    pub oid: Option<String>,
     /// LFS metadata: present for large files such as GGUF models.
     #[serde(default)]
     pub lfs: Option<LfsInfo>,
@@ -199,6 +228,8 @@ impl HubClient {
         let agent = ureq::AgentBuilder::new()
             .timeout_connect(Duration::from_secs(30))
             .timeout_read(Duration::from_secs(60))
+            // Redirects are followed by `get`, which decides where the token may go.
+            .redirects(0)
             .user_agent(concat!("rocmforge/", env!("CARGO_PKG_VERSION")))
             .build();
         HubClient {
@@ -227,7 +258,7 @@ impl HubClient {
         let mut url = format!("{}/api/models/{repo_id}/tree/main", self.endpoint);
         let mut files = Vec::new();
         for _ in 0..MAX_LISTING_PAGES {
-            let response = self.get(&url, None, &format!("repository {repo_id}"))?;
+            let (_, response) = self.get(&url, None, &format!("repository {repo_id}"))?;
             let next = response.header("Link").and_then(next_link);
             let body = response.into_string().map_err(|e| HubError::Unreachable {
                 url: url.clone(),
@@ -256,24 +287,56 @@ impl HubClient {
         })
     }
 
-    /// GET `url` (with `Range: bytes=N-` when `from` is given), mapping error statuses to
-    /// [`HubError`]s that name `what`.
-    fn get(&self, url: &str, from: Option<u64>, what: &str) -> Result<ureq::Response, HubError> {
-        let mut request = self.agent.get(url);
-        if let Some(token) = &self.token {
-            request = request.set("Authorization", &format!("Bearer {token}"));
+    /// GET `url` (with `Range: bytes=N-` when `from` is given), following redirects and
+    /// sending the token only to the endpoint's origin; error statuses become
+    /// [`HubError`]s that name `what`. Returns the final URL with the response.
+    fn get(
+        &self,
+        url: &str,
+        from: Option<u64>,
+        what: &str,
+    ) -> Result<(String, ureq::Response), HubError> {
+        let mut url = url.to_string();
+        for _ in 0..=MAX_REDIRECTS {
+            let mut request = self.agent.get(&url);
+            if let Some(token) = self.token.as_ref().filter(|_| self.may_send_token(&url)) {
+                request = request.set("Authorization", &format!("Bearer {token}"));
+            }
+            if let Some(from) = from {
+                request = request.set("Range", &format!("bytes={from}-"));
+            }
+            let response = match request.call() {
+                Ok(response) => response,
+                Err(ureq::Error::Status(status, _)) => {
+                    return Err(self.status_error(&url, status, what))
+                }
+                Err(ureq::Error::Transport(t)) => {
+                    return Err(HubError::Unreachable {
+                        url,
+                        detail: t.to_string(),
+                    })
+                }
+            };
+            if !(300..400).contains(&response.status()) {
+                return Ok((url, response));
+            }
+            let Some(location) = response.header("Location") else {
+                return Err(HubError::Status {
+                    url,
+                    status: response.status(),
+                });
+            };
+            url = resolve_location(&url, location);
         }
-        if let Some(from) = from {
-            request = request.set("Range", &format!("bytes={from}-"));
-        }
-        match request.call() {
-            Ok(response) => Ok(response),
-            Err(ureq::Error::Status(status, _)) => Err(self.status_error(url, status, what)),
-            Err(ureq::Error::Transport(t)) => Err(HubError::Unreachable {
-                url: url.to_string(),
-                detail: t.to_string(),
-            }),
-        }
+        Err(HubError::BadAnswer {
+            url,
+            detail: format!("more than {MAX_REDIRECTS} redirects"),
+        })
+    }
+
+    /// Whether `url` is on the endpoint's own origin, the only place the token goes.
+    fn may_send_token(&self, url: &str) -> bool {
+        origin(url).is_some() && origin(url) == origin(&self.endpoint)
     }
 
     fn status_error(&self, url: &str, status: u16, what: &str) -> HubError {
@@ -291,13 +354,14 @@ impl HubClient {
 
     /// Downloads `spec`'s file into the cache directory `cache` (under
     /// `hf/USER/REPO/`), reporting progress; returns the file's path. A file already
-    /// there with the right size and hash is not downloaded again.
+    /// there with the right size and hash is not downloaded again. Also returns the check
+    /// the file passed.
     pub fn pull(
         &self,
         spec: &HubSpec,
         cache: &Path,
         progress: &mut dyn FnMut(Progress),
-    ) -> Result<PathBuf, HubError> {
+    ) -> Result<(PathBuf, Verified), HubError> {
         let repo_id = spec.repo_id();
         let files = self.list_files(&repo_id)?;
         let file = pick(spec, &files)?;
@@ -313,14 +377,14 @@ impl HubClient {
         );
         let what = format!("file {repo_id}/{}", file.path);
         let dest = dir.join(&file.path);
-        download::fetch(
+        let verified = download::fetch(
             &mut |from| self.get(&url, from, &what),
             file,
             &dest,
             DOWNLOAD_ATTEMPTS,
             progress,
         )?;
-        Ok(dest)
+        Ok((dest, verified))
     }
 }
 
@@ -366,6 +430,52 @@ fn next_link(header: &str) -> Option<String> {
     })
 }
 
+/// `scheme://host:port` of an absolute http(s) URL, lowercased, with the default port
+/// made explicit; `None` for anything else.
+fn origin(url: &str) -> Option<String> {
+    let (scheme, rest) = url.split_once("://")?;
+    let scheme = scheme.to_ascii_lowercase();
+    let default_port = match scheme.as_str() {
+        "http" => 80,
+        "https" => 443,
+        _ => return None,
+    };
+    let authority = rest.split(['/', '?', '#']).next()?;
+    let host_port = authority.rsplit('@').next()?.to_ascii_lowercase();
+    let (host, port) = match host_port.rsplit_once(':') {
+        Some((h, p)) if !h.is_empty() && !p.contains(']') => (h.to_string(), p.parse().ok()?),
+        _ => (host_port, default_port),
+    };
+    (!host.is_empty()).then(|| format!("{scheme}://{host}:{port}"))
+}
+
+/// The absolute URL a redirect's `Location` names, relative to `base`.
+fn resolve_location(base: &str, location: &str) -> String {
+    if location.contains("://") {
+        return location.to_string();
+    }
+    let Some((scheme, rest)) = base.split_once("://") else {
+        return location.to_string();
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or(rest);
+    if let Some(path) = location.strip_prefix("//") {
+        return format!("{scheme}://{path}");
+    }
+    if location.starts_with('/') {
+        return format!("{scheme}://{authority}{location}");
+    }
+    let dir = match rest
+        .split(['?', '#'])
+        .next()
+        .unwrap_or(rest)
+        .rsplit_once('/')
+    {
+        Some((dir, _)) if dir.len() >= authority.len() => dir.to_string(),
+        _ => authority.to_string(),
+    };
+    format!("{scheme}://{dir}/{location}")
+}
+
 /// Percent-encodes a repository file path for a URL (unreserved characters and `/` kept).
 fn encode_path(path: &str) -> String {
     let mut out = String::with_capacity(path.len());
@@ -387,6 +497,7 @@ mod tests {
         RepoFile {
             path: path.into(),
             size: 1,
+            oid: None,
             lfs: None,
         }
     }
@@ -434,5 +545,36 @@ mod tests {
             Some("https://h/api/x?cursor=2")
         );
         assert_eq!(next_link("<https://h/p>; rel=\"prev\""), None);
+    }
+
+    #[test]
+    fn origins_decide_where_the_token_goes() {
+        let c = HubClient::new("https://huggingface.co", Some("t".into()));
+        assert!(c.may_send_token("https://huggingface.co/api/models/u/r/tree/main"));
+        assert!(c.may_send_token("https://HuggingFace.co:443/u/r/resolve/main/a.gguf"));
+        assert!(!c.may_send_token("http://huggingface.co/u/r"));
+        assert!(!c.may_send_token("https://cdn-lfs.huggingface.co/x"));
+        assert!(!c.may_send_token("https://huggingface.co.evil.example/x"));
+        assert!(!c.may_send_token("https://huggingface.co@evil.example/x"));
+        assert!(!c.may_send_token("/relative"));
+        let local = HubClient::new("http://127.0.0.1:8080/", None);
+        assert!(local.may_send_token("http://127.0.0.1:8080/a"));
+        assert!(!local.may_send_token("http://127.0.0.1:8081/a"));
+        assert_eq!(
+            resolve_location("https://h.co/u/r/resolve/main/a.gguf", "/x/y?z=1"),
+            "https://h.co/x/y?z=1"
+        );
+        assert_eq!(
+            resolve_location("https://h.co/a/b", "https://cdn.co/f"),
+            "https://cdn.co/f"
+        );
+        assert_eq!(
+            resolve_location("https://h.co/a/b", "c"),
+            "https://h.co/a/c"
+        );
+        assert_eq!(
+            resolve_location("https://h.co/a/b", "//cdn.co/f"),
+            "https://cdn.co/f"
+        );
     }
 }
