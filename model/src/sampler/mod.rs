@@ -101,7 +101,7 @@ pub enum SamplerError {
         /// The vocabulary size.
         n_vocab: usize,
     },
-    /// A logit is NaN (a numerical failure upstream).
+    /// A logit is NaN (a numerical failure upstream, or `-inf` logit plus `+inf` bias).
     #[error("logit of token {token} is NaN")]
     NanLogit {
         /// The first token whose logit is NaN.
@@ -270,8 +270,17 @@ impl Sampler {
             c.frequency_penalty,
             c.presence_penalty,
         );
+        if let Some(x) = cands.iter().find(|x| x.logit.is_nan()) {
+            return Err(SamplerError::NanLogit { token: x.id });
+        }
         if cands.iter().all(|x| x.logit == f32::NEG_INFINITY) {
             return Err(SamplerError::NothingToSample);
+        }
+        // A `+inf` logit (an infinite bias) forces its token: only those tokens stay, equally
+        // likely, so no step computes `inf - inf`.
+        if cands.iter().any(|x| x.logit == f32::INFINITY) {
+            cands.retain(|x| x.logit == f32::INFINITY);
+            cands.iter_mut().for_each(|x| x.logit = 0.0);
         }
         if c.temperature <= 0.0 {
             return Ok(steps::argmax(cands));
@@ -291,11 +300,8 @@ impl Sampler {
         if c.min_p > 0.0 {
             steps::min_p(cands, c.min_p, min_keep);
         }
-        for x in cands.iter_mut() {
-            x.logit /= c.temperature;
-        }
         let u = u.unwrap_or_else(|| self.rng.next_f64());
-        Ok(steps::draw(cands, u))
+        Ok(steps::draw(cands, c.temperature, u))
     }
 }
 

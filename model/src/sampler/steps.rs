@@ -139,15 +139,18 @@ pub(super) fn typical(
     cands.extend_from_slice(&scratch[..last]);
 }
 
-/// Draws a token from the softmax of the logits with the uniform number `u` in [0, 1).
-pub(super) fn draw(cands: &mut [Candidate], u: f64) -> u32 {
+/// Draws a token from the softmax of the logits at `temperature` (> 0) with the uniform
+/// number `u` in [0, 1). The maximum is subtracted before dividing, so no temperature
+/// overflows a logit; the most likely token always has weight 1.
+pub(super) fn draw(cands: &mut [Candidate], temperature: f32, u: f64) -> u32 {
     let max = cands
         .iter()
         .map(|c| c.logit)
         .fold(f32::NEG_INFINITY, f32::max);
     let mut total = 0.0f64;
     for c in cands.iter_mut() {
-        c.p = (c.logit - max).exp();
+        let w = ((f64::from(c.logit) - f64::from(max)) / f64::from(temperature)).exp();
+        c.p = w as f32;
         total += f64::from(c.p);
     }
     let target = u * total;

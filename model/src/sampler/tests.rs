@@ -388,3 +388,83 @@ fn buffers_are_reused_between_tokens() {
         (s.candidates.as_ptr(), s.scratch.as_ptr())
     );
 }
+
+#[test]
+fn an_infinite_bias_forces_its_token_in_every_mode() {
+    let l = [0.5f32, 3.0, -1.0, 2.0];
+    for cfg in [
+        SamplerConfig::default(),
+        plain(21),
+        SamplerConfig::greedy(),
+        SamplerConfig {
+            top_k: 1,
+            ..plain(22)
+        },
+        SamplerConfig {
+            typical_p: 0.5,
+            ..plain(23)
+        },
+    ] {
+        let cfg = SamplerConfig {
+            logit_bias: vec![(2, f32::INFINITY)],
+            seed: Some(24),
+            ..cfg
+        };
+        let mut s = Sampler::new(cfg, 4).unwrap();
+        for _ in 0..200 {
+            assert_eq!(s.sample(&l).unwrap(), 2);
+        }
+    }
+    // Two forced tokens share the draws; nothing else is drawn.
+    let cfg = SamplerConfig {
+        logit_bias: vec![(0, f32::INFINITY), (3, f32::INFINITY)],
+        ..plain(25)
+    };
+    let got = frequencies(cfg, &l, 4000);
+    assert_eq!((got[1], got[2]), (0.0, 0.0));
+    assert!((got[0] - 0.5).abs() < 0.05, "{got:?}");
+    // `-inf` plus `+inf` is no number: an error, not an arbitrary token.
+    let cfg = SamplerConfig {
+        logit_bias: vec![(1, f32::INFINITY)],
+        ..plain(26)
+    };
+    let mut s = Sampler::new(cfg, 3).unwrap();
+    assert_eq!(
+        s.sample(&[0.0, f32::NEG_INFINITY, 1.0]),
+        Err(SamplerError::NanLogit { token: 1 })
+    );
+}
+
+#[test]
+fn no_truncation_and_extreme_temperatures_draw_from_the_distribution() {
+    // --top-k 0 --min-p 0 (and no top-p): the plain softmax over every token.
+    let cfg = SamplerConfig {
+        top_k: 0,
+        min_p: 0.0,
+        top_p: 1.0,
+        ..plain(31)
+    };
+    assert_close(&frequencies(cfg, &logits_of(&P), N), &P, 0.01);
+    // A tiny temperature is greedy, never a NaN-driven pick; a huge one is uniform.
+    let l = [1.0f32, 30.0, 29.0, -5.0];
+    let cold = SamplerConfig {
+        temperature: 1e-30,
+        ..plain(32)
+    };
+    assert_eq!(frequencies(cold, &l, 500), [0.0, 1.0, 0.0, 0.0]);
+    let hot = SamplerConfig {
+        temperature: 1e30,
+        ..plain(33)
+    };
+    assert_close(&frequencies(hot, &l, N), &[0.25; 4], 0.015);
+    // Equal logits under the default chain: every token stays possible.
+    let got = frequencies(
+        SamplerConfig {
+            seed: Some(34),
+            ..SamplerConfig::default()
+        },
+        &[2.0; 6],
+        N,
+    );
+    assert_close(&got, &[1.0 / 6.0; 6], 0.015);
+}
