@@ -3,6 +3,7 @@
 pub mod backend;
 pub mod dtype;
 pub mod gguf;
+pub mod model_dir;
 pub mod ops;
 pub mod quantize_file;
 pub mod quants;

@@ -11,7 +11,7 @@
 use std::path::{Path, PathBuf};
 
 /// Environment variable that overrides the cache directory.
-pub const MODELS_ENV: &str = "ROCMFORGE_MODELS";
+pub use ggml_core::model_dir::MODELS_ENV;
 
 /// Sub-directory of the cache holding models pulled from the Hugging Face hub.
 pub const HUB_DIR: &str = "hf";
@@ -79,13 +79,7 @@ fn known_names() -> String {
 /// The cache directory: `$ROCMFORGE_MODELS` if set and non-empty, else
 /// `$HOME/.cache/rocmforge/models`. It is not created here.
 pub fn models_dir() -> Result<PathBuf, CacheError> {
-    if let Some(dir) = std::env::var_os(MODELS_ENV).filter(|d| !d.is_empty()) {
-        return Ok(PathBuf::from(dir));
-    }
-    let home = std::env::var_os("HOME")
-        .filter(|h| !h.is_empty())
-        .ok_or(CacheError::NoCacheDir)?;
-    Ok(Path::new(&home).join(".cache/rocmforge/models"))
+    ggml_core::model_dir::models_dir().ok_or(CacheError::NoCacheDir)
 }
 
 /// A Hugging Face model name as `pull` and `-m` take it.

@@ -36,11 +36,7 @@ const LLAMA_MIN_IDENTICAL: usize = 2;
 const LLAMA_Q8_MIN_IDENTICAL: usize = 4;
 
 fn models_dir() -> PathBuf {
-    match std::env::var_os("ROCMFORGE_MODELS") {
-        Some(d) => PathBuf::from(d),
-        None => PathBuf::from(std::env::var_os("HOME").expect("HOME is set"))
-            .join(".cache/rocmforge/models"),
-    }
+    ggml_core::model_dir::models_dir().expect("ROCMFORGE_MODELS or HOME is set")
 }
 
 fn argmax(v: &[f32]) -> u32 {

@@ -92,16 +92,9 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The cache directory: `$ROCMFORGE_MODELS`, else `$HOME/.cache/rocmforge/models`
-/// (the same rule as `model::cache::models_dir`, kept here so xtask stays lean).
+/// The cache directory (`ggml_core::model_dir`'s rule, included by path so xtask stays lean).
 fn models_dir() -> anyhow::Result<PathBuf> {
-    if let Some(dir) = std::env::var_os("ROCMFORGE_MODELS").filter(|d| !d.is_empty()) {
-        return Ok(PathBuf::from(dir));
-    }
-    let home = std::env::var_os("HOME")
-        .filter(|h| !h.is_empty())
-        .context("neither ROCMFORGE_MODELS nor HOME is set")?;
-    Ok(Path::new(&home).join(".cache/rocmforge/models"))
+    crate::model_dir::models_dir().context("neither ROCMFORGE_MODELS nor HOME is set")
 }
 
 /// Makes sure `model` is in `dir` with the right hash; returns its path.

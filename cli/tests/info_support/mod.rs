@@ -10,13 +10,7 @@ use std::process::{Command, Output};
 /// The real model `file` from `ROCMFORGE_MODELS` (default `~/.cache/rocmforge/models`);
 /// fails the test with a clear message when it is missing.
 pub fn model(file: &str) -> PathBuf {
-    let dir = match std::env::var_os("ROCMFORGE_MODELS").filter(|d| !d.is_empty()) {
-        Some(dir) => PathBuf::from(dir),
-        None => {
-            let home = std::env::var_os("HOME").expect("HOME or ROCMFORGE_MODELS must be set");
-            Path::new(&home).join(".cache/rocmforge/models")
-        }
-    };
+    let dir = ggml_core::model_dir::models_dir().expect("HOME or ROCMFORGE_MODELS must be set");
     let path = dir.join(file);
     assert!(
         path.is_file(),

@@ -56,12 +56,7 @@ pub fn gguf_py_dump(path: &Path) -> serde_json::Value {
 /// Path of the test model `file`, from `ROCMFORGE_MODELS` or `~/.cache/rocmforge/models`;
 /// panics with a clear message if it is missing.
 pub fn model_path(file: &str) -> PathBuf {
-    let dir = std::env::var_os("ROCMFORGE_MODELS")
-        .map(PathBuf::from)
-        .or_else(|| {
-            std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/rocmforge/models"))
-        })
-        .expect("neither ROCMFORGE_MODELS nor HOME is set");
+    let dir = ggml_core::model_dir::models_dir().expect("neither ROCMFORGE_MODELS nor HOME is set");
     let path = dir.join(file);
     assert!(
         path.is_file(),

@@ -44,12 +44,7 @@ pub fn run_python(script_name: &str, args: &[&std::ffi::OsStr]) -> Vec<u8> {
 
 /// The test model directory: `ROCMFORGE_MODELS` or `~/.cache/rocmforge/models`.
 pub fn models_dir() -> PathBuf {
-    if let Some(dir) = std::env::var_os("ROCMFORGE_MODELS") {
-        return PathBuf::from(dir);
-    }
-    let home =
-        std::env::var_os("HOME").expect("HOME is not set and ROCMFORGE_MODELS is not either");
-    PathBuf::from(home).join(".cache/rocmforge/models")
+    ggml_core::model_dir::models_dir().expect("HOME is not set and ROCMFORGE_MODELS is not either")
 }
 
 /// The path of test model `file`; panics with a clear message when it is missing.
