@@ -122,6 +122,7 @@ impl GgmlType {
         TYPES
             .iter()
             .find(|t| t.ty == self)
+            // tidy: allow(panic): every GgmlType variant has a row in TYPES
             .expect("every GgmlType variant has a row in TYPES")
     }
 

@@ -27,6 +27,11 @@ const STEPS: &[Step] = &[
         args: &["fmt", "--all", "--check"],
     },
     Step {
+        name: "tidy (ARCHITECTURE.md's invariants over the source)",
+        program: "cargo",
+        args: &["xtask", "tidy"],
+    },
+    Step {
         name: "lint",
         program: "cargo",
         args: &[
@@ -65,6 +70,12 @@ const STEPS: &[Step] = &[
             "--",
             "--nocapture",
         ],
+    },
+    // Both fuzz targets build; the model-file target runs for a minute.
+    Step {
+        name: "fuzz",
+        program: "cargo",
+        args: &["xtask", "fuzz", "ci"],
     },
     Step {
         name: "doctor",
