@@ -1,7 +1,7 @@
 //! Fuzz target: arbitrary bytes into the GGUF reader; every accepted file is walked in full
 //! (metadata, typed getters, tensor data) and must survive a write → read round trip.
-//! Seed: `python3 fuzz/make_seed.py fuzz/seeds/gguf_reader/small.gguf`, then
-//! `RUSTC_BOOTSTRAP=1 cargo fuzz run gguf_reader corpus/gguf_reader seeds/gguf_reader`.
+//! Run: `cargo xtask fuzz run gguf_reader SECONDS` (makes the seed with
+//! `fuzz/make_seed.py`, builds with libFuzzer's instrumentation on stable Rust).
 #![no_main]
 
 use ggml_core::gguf::{GgufFile, GgufWriter, Metadata};
