@@ -96,6 +96,16 @@ impl<B: AttentionBackend> Context<B> {
         n_ctx: usize,
         ty: KvType,
     ) -> Result<Context<B>, ModelError> {
+        // Bounded before anything is sized from it: a context past MAX_CTX positions, or
+        // whose KV cache size does not fit a usize, is refused.
+        if n_ctx > crate::config::MAX_CTX || c.kv_cache_bytes(n_ctx, 4).is_none() {
+            return Err(ModelError::Unsupported {
+                what: format!(
+                    "a context of {n_ctx} positions (at most {})",
+                    crate::config::MAX_CTX
+                ),
+            });
+        }
         let n_blocks = n_ctx.max(1).div_ceil(KV_BLOCK_SIZE);
         let cfg = KvCacheConfig {
             n_layer: c.n_layer,

@@ -127,6 +127,9 @@ fn load_and_decode_errors_name_the_problem() {
     .expect("bias");
     assert!(err.to_string().contains("blk.0.attn_q.bias"), "{err}");
     let m = load(&spec("llama")).unwrap();
+    // A context past MAX_CTX is refused before its KV cache is sized.
+    let err = m.new_context(usize::MAX / 2).err().expect("huge context");
+    assert!(err.to_string().contains("a context of"), "{err}");
     let mut ctx = m.new_context(8).unwrap();
     let err = m.eval(&mut ctx, &[N_VOCAB as u32], false).unwrap_err();
     assert!(
