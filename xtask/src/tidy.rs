@@ -446,7 +446,7 @@ mod tests {
         assert_eq!(code("  // x.unwrap()"), "  ");
         assert_eq!(
             code(r#"f("unsafe // x", '"'); y"#),
-            r#"f("             ", '"'); y"#
+            r#"f("           ", '"'); y"#
         );
         assert_eq!(code(r#"s = "a\"b"; unsafe"#), r#"s = "    "; unsafe"#);
         let deps = dependencies("[dependencies]\nanyhow.workspace = true\nx = { path = \"x\" }\n[lints]\nworkspace = true\n");
