@@ -16,6 +16,7 @@ pub mod hub;
 pub mod kv_cache;
 pub mod perplexity;
 pub mod sampler;
+pub mod synthetic;
 pub mod tokenizer;
 mod weights;
 

@@ -185,15 +185,7 @@ pub fn plan(file: &GgufFile, mix: Mix) -> Result<Vec<TensorPlan>, QuantizeFileEr
         .tensors()
         .iter()
         .map(|t| {
-            let facts = TensorFacts {
-                name: t.name(),
-                shape: t.shape(),
-            };
-            let ne0 = t.shape().first().copied().unwrap_or(1);
-            let (to, fallback) = match rules::preferred_type(mix, &model, &facts) {
-                Some(ty) => rules::compatible_type(ty, ne0),
-                None => (t.ty(), false),
-            };
+            let (to, fallback) = target_type(mix, &model, t.name(), t.shape(), t.ty());
             TensorPlan {
                 name: t.name().to_string(),
                 from: t.ty(),
@@ -202,6 +194,23 @@ pub fn plan(file: &GgufFile, mix: Mix) -> Result<Vec<TensorPlan>, QuantizeFileEr
             }
         })
         .collect())
+}
+
+/// The type a tensor named `name` of `shape` (ggml order) and type `from` gets in `mix`:
+/// the rules' preferred type, then the fallback for rows that are not whole blocks of it
+/// (the flag says whether one was taken); `from` when the tensor is not quantized.
+pub fn target_type(
+    mix: Mix,
+    model: &ModelFacts,
+    name: &str,
+    shape: &[u64],
+    from: GgmlType,
+) -> (GgmlType, bool) {
+    let ne0 = shape.first().copied().unwrap_or(1);
+    match rules::preferred_type(mix, model, &TensorFacts { name, shape }) {
+        Some(ty) => rules::compatible_type(ty, ne0),
+        None => (from, false),
+    }
 }
 
 /// The whole-model facts the rules need, from the tensor names and the metadata.

@@ -34,6 +34,19 @@ impl TokenType {
             _ => TokenType::Undefined,
         }
     }
+
+    /// The GGUF code of the type (the inverse of [`TokenType::from_code`]).
+    pub fn code(self) -> i32 {
+        match self {
+            TokenType::Undefined => 0,
+            TokenType::Normal => 1,
+            TokenType::Unknown => 2,
+            TokenType::Control => 3,
+            TokenType::UserDefined => 4,
+            TokenType::Unused => 5,
+            TokenType::Byte => 6,
+        }
+    }
 }
 
 /// A role a special token plays; each has its own `tokenizer.ggml.*_token_id` key.
