@@ -77,6 +77,39 @@ impl Table {
     }
 }
 
+impl Table {
+    /// The table as Markdown (llama-bench's layout): cells padded to their column, number
+    /// columns right-aligned (`---:`).
+    pub fn markdown(&self) -> String {
+        let mut widths: Vec<usize> = self.headers.iter().map(|h| h.chars().count()).collect();
+        for row in &self.rows {
+            for (w, cell) in widths.iter_mut().zip(row) {
+                *w = (*w).max(cell.chars().count());
+            }
+        }
+        let line = |cells: Vec<String>| format!("| {} |\n", cells.join(" | "));
+        let pad = |i: usize, cell: &str| match self.aligns[i] {
+            Align::Left => format!("{cell:<w$}", w = widths[i]),
+            Align::Right => format!("{cell:>w$}", w = widths[i]),
+        };
+        let mut out = line(self.headers.iter().enumerate().map(|(i, h)| pad(i, h)).collect());
+        out += &line(
+            widths
+                .iter()
+                .zip(&self.aligns)
+                .map(|(&w, a)| match a {
+                    Align::Left => "-".repeat(w),
+                    Align::Right => format!("{}:", "-".repeat(w.saturating_sub(1))),
+                })
+                .collect(),
+        );
+        for row in &self.rows {
+            out += &line(row.iter().enumerate().map(|(i, c)| pad(i, c)).collect());
+        }
+        out
+    }
+}
+
 /// A byte count in binary units: `512 B`, `98.36 MiB`, `1.20 GiB`.
 pub fn bytes(n: u64) -> String {
     const UNITS: [&str; 5] = ["KiB", "MiB", "GiB", "TiB", "PiB"];
@@ -132,6 +165,16 @@ mod tests {
         assert_eq!(
             t.render(0),
             "name       size\n---------  ----\na            10\nlong name     7\n"
+        );
+    }
+
+    #[test]
+    fn markdown_tables_pad_and_align() {
+        let mut t = Table::new(&[("name", Align::Left), ("t/s", Align::Right)]);
+        t.row(vec!["pp512".into(), "1.5 ± 0.1".into()]);
+        assert_eq!(
+            t.markdown(),
+            "| name  |       t/s |\n| ----- | --------: |\n| pp512 | 1.5 ± 0.1 |\n"
         );
     }
 

@@ -4,6 +4,7 @@ use std::process::ExitCode;
 
 use clap::Subcommand;
 
+mod bench;
 mod chat;
 mod doctor;
 mod info;
@@ -37,6 +38,8 @@ pub enum Command {
     /// Serve the OpenAI API (chat and text completions, streamed or not) with continuous
     /// batching.
     Serve(serve::Args),
+    /// Measure prompt and generation speed (llama-bench style), beside the bandwidth bound.
+    Bench(bench::Args),
     /// Measure a model's perplexity on a text file, as llama.cpp's perplexity tool does.
     Perplexity(perplexity::Args),
 }
@@ -54,5 +57,6 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Chat(args) => chat::run(args),
         Command::Perplexity(args) => perplexity::run(args),
         Command::Serve(args) => serve::run(args),
+        Command::Bench(args) => bench::run(args),
     }
 }
