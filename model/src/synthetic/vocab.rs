@@ -43,6 +43,7 @@ pub fn insert(md: &mut Metadata, n_vocab: usize) {
     md.insert(keys::EOS_TOKEN_ID, Value::U32(2));
     md.insert(keys::ADD_BOS_TOKEN, Value::Bool(true));
     md.insert(keys::ADD_EOS_TOKEN, Value::Bool(false));
+    md.insert(keys::ADD_SPACE_PREFIX, Value::Bool(false));
 }
 
 #[cfg(test)]
