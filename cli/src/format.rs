@@ -92,7 +92,13 @@ impl Table {
             Align::Left => format!("{cell:<w$}", w = widths[i]),
             Align::Right => format!("{cell:>w$}", w = widths[i]),
         };
-        let mut out = line(self.headers.iter().enumerate().map(|(i, h)| pad(i, h)).collect());
+        let mut out = line(
+            self.headers
+                .iter()
+                .enumerate()
+                .map(|(i, h)| pad(i, h))
+                .collect(),
+        );
         out += &line(
             widths
                 .iter()

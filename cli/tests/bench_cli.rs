@@ -42,7 +42,10 @@ fn bench_and_check(spec: &str, extra: &[&str]) -> serde_json::Value {
 fn json_records_have_the_documented_fields() {
     let records = bench_and_check("llama-1b-tiny:Q4_K_M", &["--batch", "1,3"]);
     let records = records.as_array().unwrap();
-    let tests: Vec<&str> = records.iter().map(|r| r["test"].as_str().unwrap()).collect();
+    let tests: Vec<&str> = records
+        .iter()
+        .map(|r| r["test"].as_str().unwrap())
+        .collect();
     assert_eq!(tests, ["pp8", "tg2", "tg2@b3"]);
     for r in records {
         for field in [
@@ -74,8 +77,14 @@ fn json_records_have_the_documented_fields() {
     }
     assert!(records[0]["bound_ts"].is_null());
     let (tg, tg3) = (&records[1], &records[2]);
-    assert_eq!((tg["n_gen"].as_u64(), tg["batch"].as_u64()), (Some(2), Some(1)));
-    assert_eq!(tg3["n_prompt"], 128, "batched sequences start from a 128-token prompt");
+    assert_eq!(
+        (tg["n_gen"].as_u64(), tg["batch"].as_u64()),
+        (Some(2), Some(1))
+    );
+    assert_eq!(
+        tg3["n_prompt"], 128,
+        "batched sequences start from a 128-token prompt"
+    );
     // The bound: bandwidth over the weights a step reads (the embedding table is not read
     // when the output head is separate), times the batch.
     let bytes = tg["bytes_per_token"].as_f64().unwrap();
@@ -120,10 +129,20 @@ fn the_table_shows_tg_beside_its_bound() {
         "20",
     ]);
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let lines: Vec<&str> = stdout.lines().collect();
-    assert!(lines[0].starts_with("| model") && lines[0].contains("bound t/s"), "{stdout}");
-    let tg = lines.iter().find(|l| l.contains(" tg2 ")).expect("a tg2 row");
+    assert!(
+        lines[0].starts_with("| model") && lines[0].contains("bound t/s"),
+        "{stdout}"
+    );
+    let tg = lines
+        .iter()
+        .find(|l| l.contains(" tg2 "))
+        .expect("a tg2 row");
     assert!(tg.contains('%') && tg.contains(" ± "), "{tg}");
     assert!(stdout.contains("20.0 GB/s"), "{stdout}");
 }
@@ -132,9 +151,18 @@ fn the_table_shows_tg_beside_its_bound() {
 fn bad_flags_are_one_clear_error() {
     let cases: [(&[&str], &str); 5] = [
         (&["--synthetic", "llama-2b:Q4_0"], "is not SHAPE:QUANT"),
-        (&["--synthetic", "llama-1b-tiny:Q4_0", "--device", "gpu"], "--device gpu"),
-        (&["--synthetic", "llama-1b-tiny:Q4_0", "-p", "0", "-n", "0"], "nothing to measure"),
-        (&["--synthetic", "llama-1b-tiny:Q4_0", "-c", "16"], "too small"),
+        (
+            &["--synthetic", "llama-1b-tiny:Q4_0", "--device", "gpu"],
+            "--device gpu",
+        ),
+        (
+            &["--synthetic", "llama-1b-tiny:Q4_0", "-p", "0", "-n", "0"],
+            "nothing to measure",
+        ),
+        (
+            &["--synthetic", "llama-1b-tiny:Q4_0", "-c", "16"],
+            "too small",
+        ),
         (&["-m", "x.gguf", "--save", "y.gguf"], "--synthetic"),
     ];
     for (args, want) in cases {

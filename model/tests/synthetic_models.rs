@@ -15,7 +15,9 @@ fn decode(m: &SyntheticModel) -> Vec<f32> {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("m.gguf");
     let mut last = (0, 0);
-    let size = m.write(&path, &mut |done, total| last = (done, total)).unwrap();
+    let size = m
+        .write(&path, &mut |done, total| last = (done, total))
+        .unwrap();
     assert_eq!(last.0, last.1, "{m}: progress reaches the total");
     assert!(size > last.1, "{m}: file holds the tensor data");
     let model = Model::load(&path, &LoadOptions::default()).unwrap();
@@ -34,7 +36,10 @@ fn decode(m: &SyntheticModel) -> Vec<f32> {
 }
 
 fn assert_sane(m: &SyntheticModel, logits: &[f32]) {
-    assert!(logits.iter().all(|v| v.is_finite()), "{m}: non-finite logits");
+    assert!(
+        logits.iter().all(|v| v.is_finite()),
+        "{m}: non-finite logits"
+    );
     let n = logits.len() as f32;
     let mean = logits.iter().sum::<f32>() / n;
     let sd = (logits.iter().map(|v| (v - mean).powi(2)).sum::<f32>() / n).sqrt();

@@ -84,7 +84,8 @@ pub struct Args {
 }
 
 fn parse_synthetic(s: &str) -> Result<SyntheticModel, String> {
-    s.parse().map_err(|e: model::synthetic::SyntheticError| e.to_string())
+    s.parse()
+        .map_err(|e: model::synthetic::SyntheticError| e.to_string())
 }
 
 /// What one measurement run needs besides the model.
@@ -149,8 +150,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     };
     match backend {
         Backend::Cpu => {
-            let model = Model::load(&plan.file, &opts)
-                .with_context(|| plan.file.display().to_string())?;
+            let model =
+                Model::load(&plan.file, &opts).with_context(|| plan.file.display().to_string())?;
             bench_model(&model, &plan, &CpuMemory { threads })
         }
     }
@@ -178,7 +179,9 @@ fn tests(args: &Args) -> Vec<Test> {
 
 /// The GGUF file to measure and its label; a synthetic model is written first (to
 /// `--save`, or to a temporary file that lives as long as the returned guard).
-fn model_file(args: &Args) -> anyhow::Result<(PathBuf, Option<String>, Option<tempfile::TempPath>)> {
+fn model_file(
+    args: &Args,
+) -> anyhow::Result<(PathBuf, Option<String>, Option<tempfile::TempPath>)> {
     let Some(synthetic) = args.synthetic else {
         let name = args.model.as_deref().unwrap_or("smollm2");
         return Ok((model::cache::resolve(name)?, None, None));

@@ -105,7 +105,13 @@ impl Filler {
             Entry::Occupied(e) => e.into_mut(),
             Entry::Vacant(e) => {
                 let elements = (row_len * n_rows).clamp(row_len, POOL_ELEMENTS.max(row_len));
-                e.insert(make_pool(ty, row_len, elements / block, &mut self.rng, name)?)
+                e.insert(make_pool(
+                    ty,
+                    row_len,
+                    elements / block,
+                    &mut self.rng,
+                    name,
+                )?)
             }
         };
         out.reserve(n_rows * row_blocks * pool.block_bytes);

@@ -305,7 +305,10 @@ mod tests {
         assert_eq!(tiny.to_string(), "gemma3-270m-tiny:Q8_0");
         for bad in ["llama-1b", "llama-2b:Q4_0", "llama-1b:Q9_9", ""] {
             let err = bad.parse::<SyntheticModel>().unwrap_err().to_string();
-            assert!(err.contains("smollm2-135m") && err.contains("Q4_K_M"), "{err}");
+            assert!(
+                err.contains("smollm2-135m") && err.contains("Q4_K_M"),
+                "{err}"
+            );
         }
     }
 
@@ -313,7 +316,10 @@ mod tests {
     fn llama_8b_has_the_published_parameter_count_and_mix() {
         let m: SyntheticModel = "llama-8b:Q4_K_M".parse().unwrap();
         let tensors = m.tensors().unwrap();
-        let params: u64 = tensors.iter().map(|t| t.shape.iter().product::<u64>()).sum();
+        let params: u64 = tensors
+            .iter()
+            .map(|t| t.shape.iter().product::<u64>())
+            .sum();
         // Llama-3-8B has 8.03 B parameters with a 128,256-token vocabulary; this one has
         // 49,152 tokens: 2 × 4096 × (128,256 − 49,152) fewer.
         assert_eq!(params, 8_030_261_248 - 2 * 4096 * (128_256 - 49_152));

@@ -59,7 +59,10 @@ mod tests {
         assert_eq!(tok.n_vocab(), 300);
         let ids = tok.encode("héllo\nworld", true, false).unwrap();
         assert_eq!(ids[0], 1, "BOS first");
-        assert!(ids.contains(&(3 + 0x0A)), "newline is its byte token: {ids:?}");
+        assert!(
+            ids.contains(&(3 + 0x0A)),
+            "newline is its byte token: {ids:?}"
+        );
         assert_eq!(tok.decode(&ids[1..]).unwrap(), "héllo\nworld");
     }
 }

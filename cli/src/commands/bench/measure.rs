@@ -100,7 +100,11 @@ pub fn run_tests<B: AttentionBackend>(
     for test in tests {
         progress(test);
         let warm_up = match *test {
-            Test::Generate { batch, prompt, .. } => Test::Generate { n: 1, batch, prompt },
+            Test::Generate { batch, prompt, .. } => Test::Generate {
+                n: 1,
+                batch,
+                prompt,
+            },
             prompt => prompt,
         };
         run_once(model, &mut ctx, &mut batch, &mut rng, n_vocab, &warm_up)?;
@@ -138,7 +142,11 @@ fn run_once<B: AttentionBackend>(
             model.decode(ctx, batch)?;
             Ok(start.elapsed().as_secs_f64())
         }
-        Test::Generate { n, batch: b, prompt } => {
+        Test::Generate {
+            n,
+            batch: b,
+            prompt,
+        } => {
             let seqs = 0..b as u32;
             if prompt > 0 {
                 for seq in seqs.clone() {
