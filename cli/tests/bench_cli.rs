@@ -7,8 +7,8 @@ mod info_support;
 
 use info_support::{python_json, rocmforge, stdout_json};
 
-/// Runs a short bench of `spec` saved to a temporary file; checks its JSON records and the
-/// saved file's mix with gguf-py.
+/// Runs a short bench of `spec` (with `extra` flags) saved to a temporary file; checks its
+/// JSON records and the saved file's mix with gguf-py.
 fn bench_and_check(spec: &str, extra: &[&str]) -> serde_json::Value {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("s.gguf");
@@ -18,12 +18,6 @@ fn bench_and_check(spec: &str, extra: &[&str]) -> serde_json::Value {
         spec,
         "--save",
         path.to_str().unwrap(),
-        "-p",
-        "8",
-        "-n",
-        "2",
-        "-r",
-        "2",
         "-t",
         "2",
         "--bandwidth",
@@ -40,7 +34,10 @@ fn bench_and_check(spec: &str, extra: &[&str]) -> serde_json::Value {
 
 #[test]
 fn json_records_have_the_documented_fields() {
-    let records = bench_and_check("llama-1b-tiny:Q4_K_M", &["--batch", "1,3"]);
+    let records = bench_and_check(
+        "llama-1b-tiny:Q4_K_M",
+        &["-p", "8", "-n", "2", "-r", "2", "--batch", "1,3"],
+    );
     let records = records.as_array().unwrap();
     let tests: Vec<&str> = records
         .iter()
@@ -109,7 +106,7 @@ fn saved_files_follow_llama_cpp_mix_rules() {
         "qwen3-0.6b-tiny:F16",
         "llama-8b-tiny:Q4_0",
     ] {
-        bench_and_check(spec, &["-r", "1"]);
+        bench_and_check(spec, &["-p", "8", "-n", "2", "-r", "1"]);
     }
 }
 
@@ -163,7 +160,7 @@ fn bad_flags_are_one_clear_error() {
             &["--synthetic", "llama-1b-tiny:Q4_0", "-c", "16"],
             "too small",
         ),
-        (&["-m", "x.gguf", "--save", "y.gguf"], "--synthetic"),
+        (&["-m", "x.gguf", "--save", "y.gguf"], "needs --synthetic"),
     ];
     for (args, want) in cases {
         let out = rocmforge(&[&["bench"], args].concat());

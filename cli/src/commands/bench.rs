@@ -48,7 +48,7 @@ pub struct Args {
     #[arg(long, conflicts_with = "model", value_parser = parse_synthetic)]
     synthetic: Option<SyntheticModel>,
     /// Keep the synthetic model as this GGUF file (llama.cpp loads it too).
-    #[arg(long, requires = "synthetic")]
+    #[arg(long)]
     save: Option<PathBuf>,
     /// Prompt tokens of the prompt-processing test (0: skip it).
     #[arg(short = 'p', long = "n-prompt", default_value_t = 512)]
@@ -117,6 +117,9 @@ fn backend(device: Device) -> anyhow::Result<Backend> {
 
 /// Runs `bench`.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    if args.save.is_some() && args.synthetic.is_none() {
+        bail!("--save writes a synthetic model: it needs --synthetic SHAPE:QUANT");
+    }
     let backend = backend(args.device)?;
     let tests = tests(&args);
     if tests.is_empty() {
@@ -274,7 +277,7 @@ fn default_label<B: AttentionBackend>(model: &Model<B>) -> String {
     let size = if params >= 1_000_000_000 {
         format!("{:.1}B", params as f64 / 1e9)
     } else {
-        format!("{}M", params / 1_000_000)
+        format!("{:.0}M", params as f64 / 1e6)
     };
     let mix = file
         .metadata()

@@ -7,6 +7,7 @@ use std::time::Instant;
 
 use attention::AttentionBackend;
 use model::synthetic::Rng;
+use model::kv_cache::KV_BLOCK_SIZE;
 use model::{Batch, Context, Model};
 
 /// One test to run.
@@ -46,11 +47,12 @@ impl Test {
         }
     }
 
-    /// Cache positions the test needs at once.
+    /// Cache slots the test needs at once: each sequence's positions, in whole KV blocks.
     pub fn positions(&self) -> usize {
+        let slots = |n: usize| n.next_multiple_of(KV_BLOCK_SIZE);
         match *self {
-            Test::Prompt { n } => n,
-            Test::Generate { n, batch, prompt } => batch * (prompt + n),
+            Test::Prompt { n } => slots(n),
+            Test::Generate { n, batch, prompt } => batch * slots(prompt + n),
         }
     }
 }
@@ -182,6 +184,7 @@ mod tests {
         };
         assert_eq!(tg.name(), "tg128@b8");
         assert_eq!((tg.tokens(), tg.positions()), (1024, 2048));
+        assert_eq!(Test::Prompt { n: 17 }.positions(), 32);
         assert_eq!(Test::Prompt { n: 512 }.name(), "pp512");
         let s = Samples {
             test: tg,
