@@ -150,6 +150,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         n_ctx: Some(n_ctx),
         threads: args.threads,
         kv_type: KvType::F16,
+        ..LoadOptions::default()
     };
     match backend {
         Backend::Cpu => {

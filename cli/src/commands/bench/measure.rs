@@ -6,8 +6,8 @@
 use std::time::Instant;
 
 use attention::AttentionBackend;
-use model::synthetic::Rng;
 use model::kv_cache::KV_BLOCK_SIZE;
+use model::synthetic::Rng;
 use model::{Batch, Context, Model};
 
 /// One test to run.
