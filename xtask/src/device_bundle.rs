@@ -14,7 +14,7 @@ const GPU_TESTS: &[(&str, &[&str])] = &[
     ("kernels", &[]),
     ("ggml-core", &["gpu_ops", "gpu_quant_kernels"]),
     ("attention", &["gpu_attention"]),
-    ("model", &["gpu_forward"]),
+    ("model", &["gpu_forward", "gpu_sample"]),
 ];
 
 /// The most the bundle may weigh, so that it travels to a GPU machine quickly.

@@ -18,23 +18,13 @@ use std::process::ExitCode;
 use anyhow::{bail, Context as _};
 use attention::AttentionBackend;
 use ggml_core::quantize_file::Mix;
+use model::device::{AnyModel, DeviceChoice, Placed};
 use model::synthetic::SyntheticModel;
 use model::{KvType, LoadOptions, Model};
 
 use crate::format;
-use bandwidth::{BandwidthSource, CpuMemory};
+use bandwidth::{BandwidthSource, CpuMemory, GpuMemory};
 use measure::Test;
-
-/// Where the model runs.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
-pub enum Device {
-    /// The GPU when one is usable, else the CPU.
-    Auto,
-    /// The GPU.
-    Gpu,
-    /// The CPU.
-    Cpu,
-}
 
 /// Arguments of `rocmforge bench`.
 #[derive(clap::Args, Debug)]
@@ -71,9 +61,9 @@ pub struct Args {
     /// Context length (default: what the tests need).
     #[arg(short = 'c', long = "ctx-size")]
     ctx_size: Option<usize>,
-    /// Where to run: auto, gpu or cpu.
-    #[arg(long, value_enum, default_value_t = Device::Auto)]
-    device: Device,
+    /// Where to run: auto (the GPU when one is usable, else the CPU), gpu or cpu.
+    #[arg(long, default_value = "auto")]
+    device: DeviceChoice,
     /// Memory bandwidth for the bound in GB/s, read + write (default: measured once and
     /// cached in ~/.cache/rocmforge/bandwidth.json).
     #[arg(long = "bandwidth")]
@@ -100,27 +90,11 @@ struct Plan {
     json: bool,
 }
 
-/// The backends `bench` runs on today.
-enum Backend {
-    Cpu,
-}
-
-/// The backend `--device` selects.
-fn backend(device: Device) -> anyhow::Result<Backend> {
-    match device {
-        Device::Gpu => {
-            bail!("--device gpu: bench does not run on the GPU backend yet; use --device cpu")
-        }
-        Device::Auto | Device::Cpu => Ok(Backend::Cpu),
-    }
-}
-
 /// Runs `bench`.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if args.save.is_some() && args.synthetic.is_none() {
         bail!("--save writes a synthetic model: it needs --synthetic SHAPE:QUANT");
     }
-    let backend = backend(args.device)?;
     let tests = tests(&args);
     if tests.is_empty() {
         bail!("nothing to measure: -p and -n are both 0");
@@ -152,12 +126,32 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         kv_type: KvType::F16,
         ..LoadOptions::default()
     };
-    match backend {
-        Backend::Cpu => {
-            let model =
-                Model::load(&plan.file, &opts).with_context(|| plan.file.display().to_string())?;
-            bench_model(&model, &plan, &CpuMemory { threads })
-        }
+    let bar = crate::gpu_load::upload_bar(&plan.file);
+    let progress = bar
+        .as_ref()
+        .map(|b| crate::gpu_load::upload_progress(b.clone()));
+    let placed = model::device::load(&plan.file, &opts, args.device, progress);
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
+    let Placed { model, fallback } = placed
+        .map_err(crate::gpu_load::explain_load_error)
+        .with_context(|| {
+            let device = format!("{:?}", args.device).to_lowercase();
+            format!("--device {device}: {}", plan.file.display())
+        })?;
+    if let Some(why) = fallback {
+        eprintln!("note: {why}");
+    }
+    match &model {
+        AnyModel::Cpu(m) => bench_model(m, &plan, &CpuMemory { threads }),
+        AnyModel::Hip(m) => bench_model(
+            m,
+            &plan,
+            &GpuMemory {
+                stream: m.backend().stream(),
+            },
+        ),
     }
 }
 

@@ -78,7 +78,7 @@ impl ModelArgs {
             .map_err(crate::gpu_load::explain_load_error)
             .with_context(|| path.display().to_string())?;
         if let Some(why) = fallback {
-            eprintln!("{why}");
+            eprintln!("note: {why}");
         }
         let tokenizer = Tokenizer::from_gguf(model.gguf())
             .with_context(|| format!("{}: tokenizer", path.display()))?;

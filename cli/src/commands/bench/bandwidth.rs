@@ -1,7 +1,7 @@
 //! The memory bandwidth that bounds decode: measured once per device (a large copy, read +
 //! write bytes over time, best of several) and cached in `~/.cache/rocmforge/bandwidth.json`
-//! by device. The CPU measures a threaded `memcpy`; a GPU backend supplies its device copy
-//! through [`BandwidthSource`].
+//! by device. The CPU measures a threaded `memcpy`, a GPU a device-to-device copy timed
+//! with events; both through [`BandwidthSource`].
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -71,6 +71,41 @@ fn copy_bandwidth(bytes: usize, threads: usize) -> f64 {
     }
     std::hint::black_box(&dst);
     2.0 * bytes as f64 / best.max(1e-9)
+}
+
+/// Bytes copied per measurement on a GPU (far beyond its last-level cache).
+const GPU_COPY_BYTES: usize = 1 << 30;
+
+/// A GPU's memory, copied device to device on `stream` and timed with events.
+pub struct GpuMemory<'a> {
+    /// The stream the model's work runs on (its device is the one measured).
+    pub stream: &'a hip_runtime::Stream,
+}
+
+impl BandwidthSource for GpuMemory<'_> {
+    fn key(&self) -> String {
+        format!("gpu:{}", self.stream.device().info().name)
+    }
+
+    fn measure(&self) -> anyhow::Result<f64> {
+        use hip_runtime::{DeviceBuffer, Event};
+        let stream = self.stream;
+        let src = DeviceBuffer::<u8>::zeroed(stream, GPU_COPY_BYTES).context("copy source")?;
+        let mut dst = DeviceBuffer::<u8>::new(stream, GPU_COPY_BYTES).context("copy target")?;
+        let start = Event::new(stream.device())?;
+        let end = Event::new(stream.device())?;
+        let mut best_ms = f32::INFINITY;
+        for run in 0..=COPY_RUNS {
+            start.record(stream)?;
+            dst.as_slice_mut().copy_from_device_async(&src.as_slice())?;
+            end.record(stream)?;
+            end.synchronize()?;
+            if run > 0 {
+                best_ms = best_ms.min(start.elapsed_ms(&end)?);
+            }
+        }
+        Ok(2.0 * GPU_COPY_BYTES as f64 / (f64::from(best_ms.max(1e-6)) * 1e-3))
+    }
 }
 
 /// A bandwidth figure and where it came from.

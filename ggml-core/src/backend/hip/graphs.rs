@@ -9,9 +9,10 @@ use hip_runtime::{GraphExec, Stream};
 
 use crate::backend::{BackendError, StepShape};
 
-/// Steps of at most this many tokens are captured (decode and small batches); prefill
-/// shapes vary with every prompt and are run directly.
-pub(crate) const MAX_CAPTURED_TOKENS: usize = 32;
+/// Steps of at most this many tokens are captured (decode and small batches, which run
+/// the matrix × vector kernels); prefill shapes vary with every prompt, use the vendor
+/// GEMM, and are run directly.
+pub(crate) const MAX_CAPTURED_TOKENS: usize = super::matmul::SMALL_STEP_COLS;
 
 /// Captured graphs kept at most; the cache is emptied when it would grow past this.
 const MAX_GRAPHS: usize = 64;

@@ -1,8 +1,10 @@
 //! Products with weight matrices on the device: matrix × vector kernels reading quant
-//! blocks directly (activations quantized to q8_1 once per product) for steps of up to
-//! [`MAX_MATVEC_COLS`] tokens; for larger steps, the weights dequantized to f16 and one
-//! vendor GEMM (hipBLAS / cuBLAS), or the matrix × vector kernels in groups of columns
-//! where there is no BLAS. Scratch is sized when a context is made, never inside a step.
+//! blocks directly (activations quantized to q8_1 once per group of up to
+//! [`MAX_MATVEC_COLS`] columns) for steps of up to [`SMALL_STEP_COLS`] tokens — each group
+//! reads the weights once, still less traffic than dequantizing them; for larger steps the
+//! weights dequantized to f16 and one vendor GEMM (hipBLAS / cuBLAS), or the matrix ×
+//! vector kernels in groups where there is no BLAS. Scratch is sized when a context is
+//! made, never inside a step.
 
 use hip_runtime::{BlasHandle, BlasOp, DeviceBuffer, Gemm, Stream};
 use kernels::launch_quant::{q8_1_bytes, InputKind};
@@ -15,6 +17,11 @@ use crate::tensor::Tensor;
 
 /// Most columns (tokens) one matrix × vector launch takes.
 pub(crate) const MAX_MATVEC_COLS: usize = kernels::launch_quant::MAX_MATVEC_COLS;
+
+/// Steps of at most this many tokens use the matrix × vector kernels (in groups of
+/// [`MAX_MATVEC_COLS`]); larger ones the GEMM. Reading 4-bit weights four times costs less
+/// than writing and reading them back as f16 once.
+pub(crate) const SMALL_STEP_COLS: usize = 32;
 
 /// Most token ids one `argmax` returns.
 pub(crate) const MAX_IDS: usize = 1024;
@@ -71,7 +78,7 @@ impl MatmulScratch {
         let q8_len = q8_1_bytes(max_tokens, self.max_k.next_multiple_of(32));
         grow(&mut self.q8, stream, q8_len)?;
         grow(&mut self.x16, stream, max_tokens * self.max_k)?;
-        if max_tokens > MAX_MATVEC_COLS {
+        if max_tokens > SMALL_STEP_COLS {
             grow(&mut self.w16, stream, self.max_elems)?;
         }
         Ok(())
@@ -148,47 +155,29 @@ pub(crate) fn mul_mat(
         return Ok(());
     }
     match blas {
-        Some(blas) if m > MAX_MATVEC_COLS => gemm(k, blas, s, w, x, m, out),
-        _ => {
-            let mut start = 0;
-            while start < m {
-                let cols = (m - start).min(MAX_MATVEC_COLS);
-                matvec(k, s, w, x, start, cols, out)?;
-                start += cols;
-            }
-            Ok(())
-        }
+        Some(blas) if m > SMALL_STEP_COLS => gemm(k, blas, s, w, x, m, out),
+        _ => groups(m).try_for_each(|cols| matvec(k, s, w, x, cols, out)),
     }
 }
 
-/// Columns `start..start + cols` of the product through the matrix × vector kernels.
+/// Columns `cols` (at most [`MAX_MATVEC_COLS`]) of the product through the matrix ×
+/// vector kernels.
 fn matvec(
     k: &Kernels,
     s: &mut MatmulScratch,
     w: &HipMatrix,
     x: &DeviceBuffer<f32>,
-    start: usize,
-    cols: usize,
+    cols: std::ops::Range<usize>,
     out: &mut DeviceBuffer<f32>,
 ) -> Result<(), BackendError> {
-    let (n, kd) = (w.n_rows, w.row_len);
+    let n = w.n_rows;
     let wm = weights(w)?;
-    let xs = x
-        .slice(start * kd..(start + cols) * kd)
-        .map_err(dev("mul_mat"))?;
+    let input = matvec_input(k, &mut s.q8, &wm, x, cols.clone())?;
     let mut o = out
-        .slice_mut(start * n..(start + cols) * n)
+        .slice_mut(cols.start * n..cols.end * n)
         .map_err(dev("mul_mat"))?;
-    match MatVecInput::for_type(wm.ty) {
-        InputKind::F32 => k.matvec(&wm, MatVecInput::F32(xs), cols, &mut o),
-        InputKind::Q8_1 => {
-            let mut q = scratch(&mut s.q8, q8_1_bytes(cols, kd), "mul_mat q8_1")?;
-            k.quantize_q8_1(&xs, kd, &mut q)
-                .map_err(kern("quantize_q8_1"))?;
-            k.matvec(&wm, MatVecInput::Q8_1(q.as_slice()), cols, &mut o)
-        }
-    }
-    .map_err(kern("mul_mat"))
+    k.matvec(&wm, input, cols.len(), &mut o)
+        .map_err(kern("mul_mat"))
 }
 
 /// The whole product as one GEMM over f16 copies of the weights and activations.
@@ -215,17 +204,20 @@ fn gemm(
         .map_err(dev("gemm"))
 }
 
-/// Quantizes the first `m` rows of `x` (rows of `kd`) into the q8_1 scratch when `w`'s
-/// kernels read q8_1, and returns the matrix × vector input for them.
+/// Quantizes rows `cols` of `x` (rows of `kd`) into the q8_1 scratch when `w`'s kernels
+/// read q8_1, and returns the matrix × vector input for them.
 fn matvec_input<'s>(
     k: &Kernels,
     q8: &'s mut Option<DeviceBuffer<u8>>,
     w: &WeightMatrix<'_>,
     x: &'s DeviceBuffer<f32>,
-    m: usize,
+    cols: std::ops::Range<usize>,
 ) -> Result<MatVecInput<'s>, BackendError> {
     let kd = w.row_len;
-    let xs = x.slice(0..m * kd).map_err(dev("mul_mat"))?;
+    let m = cols.len();
+    let xs = x
+        .slice(cols.start * kd..cols.end * kd)
+        .map_err(dev("mul_mat"))?;
     match MatVecInput::for_type(w.ty) {
         InputKind::F32 => Ok(MatVecInput::F32(xs)),
         InputKind::Q8_1 => {
@@ -245,9 +237,16 @@ fn matvec_input<'s>(
     }
 }
 
-/// The three attention projections of `m ≤ MAX_MATVEC_COLS` rows from one quantization of
-/// `x`; `None` when the step is larger or the three differ in input kind (then the caller
-/// runs three products).
+/// The column groups of a small step of `m` tokens: `0..8`, `8..16`, … (the last shorter).
+fn groups(m: usize) -> impl Iterator<Item = std::ops::Range<usize>> {
+    (0..m)
+        .step_by(MAX_MATVEC_COLS)
+        .map(move |start| start..(start + MAX_MATVEC_COLS).min(m))
+}
+
+/// The three attention projections of `m ≤ SMALL_STEP_COLS` rows, each group of columns
+/// quantized once for all three; `false` when the step is larger or the three differ in
+/// input kind (then the caller runs three products).
 pub(crate) fn qkv_small(
     k: &Kernels,
     s: &mut MatmulScratch,
@@ -261,21 +260,30 @@ pub(crate) fn qkv_small(
     let same = wm
         .iter()
         .all(|w| MatVecInput::for_type(w.ty) == kind && w.row_len == wm[0].row_len);
-    if m > MAX_MATVEC_COLS || !same {
+    if m > SMALL_STEP_COLS || !same {
         return Ok(false);
     }
-    let input = matvec_input(k, &mut s.q8, &wm[0], x, m)?;
-    for (w, out) in wm.iter().zip(outs) {
-        let len = m * w.n_rows;
-        ensure("mul_mat", len, out.len())?;
-        let mut o = out.slice_mut(0..len).map_err(dev("mul_mat"))?;
-        k.matvec(w, input, m, &mut o).map_err(kern("mul_mat"))?;
+    let mut outs = outs;
+    for (w, out) in wm.iter().zip(outs.iter()) {
+        ensure("mul_mat", m * w.n_rows, out.len())?;
+    }
+    for cols in groups(m) {
+        let input = matvec_input(k, &mut s.q8, &wm[0], x, cols.clone())?;
+        for (w, out) in wm.iter().zip(outs.iter_mut()) {
+            let n = w.n_rows;
+            let mut o = out
+                .slice_mut(cols.start * n..cols.end * n)
+                .map_err(dev("mul_mat"))?;
+            k.matvec(w, input, cols.len(), &mut o)
+                .map_err(kern("mul_mat"))?;
+        }
     }
     Ok(true)
 }
 
-/// `gate = act(w_gate · x) * (w_up · x)` for `m ≤ MAX_MATVEC_COLS` rows in one fused
-/// kernel; `false` when the step is larger or gate and up differ in type or shape.
+/// `gate = act(w_gate · x) * (w_up · x)` for `m ≤ SMALL_STEP_COLS` rows, one fused kernel
+/// per group of columns; `false` when the step is larger or gate and up differ in type or
+/// shape.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn glu_small(
     k: &Kernels,
@@ -288,14 +296,18 @@ pub(crate) fn glu_small(
     gate: &mut DeviceBuffer<f32>,
 ) -> Result<bool, BackendError> {
     let (g, u) = (weights(w_gate)?, weights(w_up)?);
-    if m > MAX_MATVEC_COLS || g.ty != u.ty || g.n_rows != u.n_rows || g.row_len != u.row_len {
+    if m > SMALL_STEP_COLS || g.ty != u.ty || g.n_rows != u.n_rows || g.row_len != u.row_len {
         return Ok(false);
     }
-    let input = matvec_input(k, &mut s.q8, &g, x, m)?;
-    let len = m * g.n_rows;
-    ensure("ffn_glu", len, gate.len())?;
-    let mut o = gate.slice_mut(0..len).map_err(dev("ffn_glu"))?;
-    k.matvec_glu(&g, &u, glu, input, m, &mut o)
-        .map_err(kern("ffn_glu"))?;
+    let n = g.n_rows;
+    ensure("ffn_glu", m * n, gate.len())?;
+    for cols in groups(m) {
+        let input = matvec_input(k, &mut s.q8, &g, x, cols.clone())?;
+        let mut o = gate
+            .slice_mut(cols.start * n..cols.end * n)
+            .map_err(dev("ffn_glu"))?;
+        k.matvec_glu(&g, &u, glu, input, cols.len(), &mut o)
+            .map_err(kern("ffn_glu"))?;
+    }
     Ok(true)
 }
