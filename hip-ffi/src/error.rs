@@ -217,6 +217,22 @@ pub enum LoadError {
     },
 }
 
+impl LoadError {
+    /// The reason in a few words, without the list of paths tried (for one-line notes;
+    /// `doctor` prints the whole error).
+    pub fn brief(&self) -> String {
+        match self {
+            LoadError::LibraryNotFound { library, .. } => format!("{library} not found"),
+            LoadError::NoKernelDriver { node, .. } => format!("no {node}"),
+            LoadError::NoDevice { .. } => "no GPU found".to_string(),
+            LoadError::NoPlatform { amd, nvidia } => {
+                format!("AMD: {}; NVIDIA: {}", amd.brief(), nvidia.brief())
+            }
+            other => other.to_string(),
+        }
+    }
+}
+
 fn format_tried(tried: &[(String, String)]) -> String {
     tried
         .iter()

@@ -142,8 +142,10 @@ impl Kernels {
         args: A,
     ) -> Result<(), KernelError> {
         let kernel = self.kernel(id)?;
-        // SAFETY: forwarded from this function's contract.
-        unsafe { kernel.launch(stream, config, args) }.map_err(KernelError::from)
+        self.timed(stream, id.symbol(), || {
+            // SAFETY: forwarded from this function's contract.
+            unsafe { kernel.launch(stream, config, args) }.map_err(KernelError::from)
+        })
     }
 
     /// `y[i] = value` for every element of `y`.

@@ -12,6 +12,7 @@ use crate::cache::DiskCache;
 use crate::code::{module_code, Embedded, Origin};
 use crate::error::KernelError;
 use crate::jit::RuntimeCompiler;
+use crate::profile::Profiler;
 use crate::registry::{KernelId, ModuleId};
 
 /// How one module was loaded.
@@ -41,6 +42,7 @@ pub struct Kernels {
     compiler: OnceLock<RuntimeCompiler>,
     modules: Mutex<HashMap<ModuleId, Loaded>>,
     kernels: Mutex<HashMap<KernelId, Kernel>>,
+    profiler: Mutex<Profiler>,
 }
 
 impl std::fmt::Debug for Kernels {
@@ -81,6 +83,7 @@ impl Kernels {
             compiler: OnceLock::new(),
             modules: Mutex::new(HashMap::new()),
             kernels: Mutex::new(HashMap::new()),
+            profiler: Mutex::new(Profiler::default()),
         })
     }
 
@@ -107,6 +110,10 @@ impl Kernels {
         let kernel = self.with_module(id.module(), |loaded| resolve(loaded, id))??;
         lock(&self.kernels).insert(id, kernel.clone());
         Ok(kernel)
+    }
+
+    pub(crate) fn profiler(&self) -> std::sync::MutexGuard<'_, Profiler> {
+        lock(&self.profiler)
     }
 
     fn with_module<R>(

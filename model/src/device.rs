@@ -106,10 +106,15 @@ pub fn load(
                 model: AnyModel::Hip(on_gpu(file, backend, opts, progress)?),
                 fallback: None,
             }),
-            Err(e) => Ok(Placed {
-                model: cpu(file)?,
-                fallback: Some(format!("no usable GPU ({e}); running on the CPU")),
-            }),
+            Err(e) => {
+                let why = e.no_gpu_reason().unwrap_or_else(|| e.to_string());
+                Ok(Placed {
+                    model: cpu(file)?,
+                    fallback: Some(format!(
+                        "no usable GPU ({why}), running on the CPU; `rocmforge doctor` says more"
+                    )),
+                })
+            }
         },
     }
 }

@@ -4,12 +4,16 @@
 //! aggregate decoding of several sequences at once. The model is a GGUF file (`-m`) or a
 //! synthetic one made on the spot (`--synthetic llama-8b:Q4_K_M`, `--save` keeps it).
 //!
+//! `--profile` (GPU) then runs each test once more with every kernel timed and prints the
+//! GPU time per token by kernel.
+//!
 //! `--json` prints one record per test: model, file, size_bytes, params, backend, threads,
 //! test, n_prompt, n_gen, batch, samples_ts, avg_ts, stddev_ts, and for generation tests
 //! bytes_per_token, bandwidth_gbs, bound_ts, fraction_of_bound (null otherwise).
 
 mod bandwidth;
 mod measure;
+mod profile;
 mod report;
 
 use std::path::PathBuf;
@@ -71,6 +75,10 @@ pub struct Args {
     /// Print JSON records instead of the table.
     #[arg(long)]
     json: bool,
+    /// After the tests, run each once more with every GPU kernel timed and print the GPU
+    /// time per token by kernel (GPU backend only).
+    #[arg(long)]
+    profile: bool,
 }
 
 fn parse_synthetic(s: &str) -> Result<SyntheticModel, String> {
@@ -144,14 +152,18 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         eprintln!("note: {why}");
     }
     match &model {
+        AnyModel::Cpu(_) if args.profile => {
+            bail!("--profile times GPU kernels: it needs the GPU backend (--device gpu)")
+        }
         AnyModel::Cpu(m) => bench_model(m, &plan, &CpuMemory { threads }),
-        AnyModel::Hip(m) => bench_model(
-            m,
-            &plan,
-            &GpuMemory {
-                stream: m.backend().stream(),
-            },
-        ),
+        AnyModel::Hip(m) => {
+            let stream = m.backend().stream();
+            let code = bench_model(m, &plan, &GpuMemory { stream })?;
+            if args.profile {
+                profile::print(m, &plan.tests, plan.n_ctx)?;
+            }
+            Ok(code)
+        }
     }
 }
 

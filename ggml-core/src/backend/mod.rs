@@ -69,6 +69,17 @@ impl BackendError {
         }
     }
 
+    /// Where no GPU runtime or device could be opened, why, in a few words.
+    pub fn no_gpu_reason(&self) -> Option<String> {
+        match self {
+            BackendError::Device { source, .. } => match source.as_ref() {
+                kernels::KernelError::Runtime(hip_runtime::Error::Load(e)) => Some(e.brief()),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+
     /// A device error raised while running `op`.
     pub fn device(op: &'static str, e: impl Into<kernels::KernelError>) -> BackendError {
         BackendError::Device {

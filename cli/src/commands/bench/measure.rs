@@ -109,10 +109,26 @@ pub fn run_tests<B: AttentionBackend>(
             },
             prompt => prompt,
         };
-        run_once(model, &mut ctx, &mut batch, &mut rng, n_vocab, &warm_up)?;
+        run_once(
+            model,
+            &mut ctx,
+            &mut batch,
+            &mut rng,
+            n_vocab,
+            &warm_up,
+            &mut || Ok(()),
+        )?;
         let mut tokens_per_s = Vec::with_capacity(reps);
         for _ in 0..reps {
-            let secs = run_once(model, &mut ctx, &mut batch, &mut rng, n_vocab, test)?;
+            let secs = run_once(
+                model,
+                &mut ctx,
+                &mut batch,
+                &mut rng,
+                n_vocab,
+                test,
+                &mut || Ok(()),
+            )?;
             tokens_per_s.push(test.tokens() as f64 / secs.max(1e-12));
         }
         results.push(Samples {
@@ -124,6 +140,23 @@ pub fn run_tests<B: AttentionBackend>(
 }
 
 /// Runs `test` once from an empty context; returns the seconds of its timed part.
+/// Runs `test` once in a fresh context of `n_ctx` positions (no warm-up); `at_start` is
+/// called just before the timed part. Returns its seconds.
+pub fn run_single<B: AttentionBackend>(
+    model: &Model<B>,
+    test: &Test,
+    n_ctx: usize,
+    at_start: &mut dyn FnMut() -> Result<(), ggml_core::backend::BackendError>,
+) -> anyhow::Result<f64> {
+    let mut ctx = model.new_context(n_ctx)?;
+    let mut rng = Rng::new(0x5EED);
+    let n_vocab = model.config().n_vocab;
+    let mut batch = Batch::new();
+    run_once(
+        model, &mut ctx, &mut batch, &mut rng, n_vocab, test, at_start,
+    )
+}
+
 fn run_once<B: AttentionBackend>(
     model: &Model<B>,
     ctx: &mut Context<B>,
@@ -131,6 +164,7 @@ fn run_once<B: AttentionBackend>(
     rng: &mut Rng,
     n_vocab: usize,
     test: &Test,
+    at_start: &mut dyn FnMut() -> Result<(), ggml_core::backend::BackendError>,
 ) -> anyhow::Result<f64> {
     let mut token = || (rng.next_u64() % n_vocab as u64) as u32;
     ctx.clear();
@@ -140,6 +174,7 @@ fn run_once<B: AttentionBackend>(
             for pos in 0..n {
                 batch.add(token(), pos, 0, pos + 1 == n);
             }
+            at_start()?;
             let start = Instant::now();
             model.decode(ctx, batch)?;
             Ok(start.elapsed().as_secs_f64())
@@ -158,6 +193,7 @@ fn run_once<B: AttentionBackend>(
                 }
                 model.decode(ctx, batch)?;
             }
+            at_start()?;
             let start = Instant::now();
             for step in 0..n {
                 batch.clear();

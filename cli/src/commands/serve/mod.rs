@@ -128,6 +128,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
 
 /// Serves until a signal, then drains for at most `drain`.
 async fn serve(state: Arc<AppState>, addr: SocketAddr, drain: Duration) -> anyhow::Result<()> {
+    let signal = shutdown_signal()?;
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .with_context(|| format!("binding {addr}"))?;
@@ -141,7 +142,7 @@ async fn serve(state: Arc<AppState>, addr: SocketAddr, drain: Duration) -> anyho
     let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
     let app = routes::router(Arc::clone(&state));
     let server = axum::serve(listener, app).with_graceful_shutdown(async move {
-        shutdown_signal().await;
+        signal.await;
         tracing::warn!("shutting down: draining running requests");
         let _ = stop_tx.send(true);
     });
@@ -160,26 +161,26 @@ async fn serve(state: Arc<AppState>, addr: SocketAddr, drain: Duration) -> anyho
     Ok(())
 }
 
-/// Resolves at SIGINT or SIGTERM.
-async fn shutdown_signal() {
-    let int = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = int => {}
-                    _ = term.recv() => {}
-                }
-            }
-            Err(_) => {
-                let _ = int.await;
-            }
+/// A future that resolves at SIGINT or SIGTERM. The handlers are installed when this is
+/// called, not when the future is first polled, so a signal sent as soon as the server
+/// says it listens is handled, never fatal.
+#[cfg(unix)]
+fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut int = signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
+    let mut term = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
+    Ok(async move {
+        tokio::select! {
+            _ = int.recv() => {}
+            _ = term.recv() => {}
         }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = int.await;
-    }
+    })
+}
+
+/// A future that resolves at Ctrl-C.
+#[cfg(not(unix))]
+fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
+    Ok(async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
 }

@@ -181,6 +181,8 @@ fn matvec(
 }
 
 /// The whole product as one GEMM over f16 copies of the weights and activations.
+// The timed closure returns the launchers' error type, large but made once per product.
+#[allow(clippy::result_large_err)]
 fn gemm(
     k: &Kernels,
     blas: &BlasHandle,
@@ -200,8 +202,11 @@ fn gemm(
     let mut o = out.slice_mut(0..m * n).map_err(dev("mul_mat"))?;
     // Row-major out[m][n] is column-major n × m: out = Wᵀ(k × n stored) · x(k × m stored).
     let g = Gemm::dense(BlasOp::T, BlasOp::N, n, m, kd);
-    blas.gemm_f16_f32(&g, &w16.as_slice(), &x16.as_slice(), &mut o)
-        .map_err(dev("gemm"))
+    k.timed(w.data.stream(), "blas_gemm_f16", || {
+        blas.gemm_f16_f32(&g, &w16.as_slice(), &x16.as_slice(), &mut o)
+            .map_err(kernels::KernelError::from)
+    })
+    .map_err(kern("gemm"))
 }
 
 /// Quantizes rows `cols` of `x` (rows of `kd`) into the q8_1 scratch when `w`'s kernels

@@ -50,6 +50,8 @@ struct State {
     ids: DeviceBuffer<u32>,
     syncs: u64,
     capture: bool,
+    /// Kernel timing on: steps run uncaptured so each launch can be bracketed by events.
+    profiling: bool,
 }
 
 /// The HIP backend on one device.
@@ -109,6 +111,7 @@ impl HipBackend {
                 ids,
                 syncs: 0,
                 capture: std::env::var_os("ROCMFORGE_NO_GRAPHS").is_none(),
+                profiling: false,
             }),
             stream,
             kernels,
@@ -125,6 +128,21 @@ impl HipBackend {
     /// `ROCMFORGE_NO_GRAPHS` turns it off).
     pub fn set_graphs(&self, on: bool) {
         self.lock().capture = on;
+    }
+
+    /// Turns per-kernel GPU timing on or off (`bench --profile`); while on, steps are not
+    /// captured or replayed as graphs.
+    pub fn set_profiling(&self, on: bool) {
+        self.kernels.set_profiling(on);
+        self.lock().profiling = on;
+    }
+
+    /// Waits for the stream and returns the GPU time per kernel since profiling was turned
+    /// on or last taken.
+    pub fn take_profile(&self) -> Result<Vec<kernels::KernelTime>, BackendError> {
+        self.kernels
+            .take_profile(&self.stream)
+            .map_err(kern("profile"))
     }
 
     /// Replay, capture and synchronisation counters.
@@ -263,7 +281,7 @@ impl Backend for HipBackend {
 
     fn replay_step(&self, key: u64, shape: StepShape) -> Result<bool, BackendError> {
         let mut s = self.lock();
-        if !s.capture {
+        if !s.capture || s.profiling {
             return Ok(false);
         }
         s.graphs.replay(&self.stream, key, shape)
@@ -271,7 +289,7 @@ impl Backend for HipBackend {
 
     fn begin_step(&self, key: u64, shape: StepShape) -> Result<(), BackendError> {
         let mut s = self.lock();
-        let enabled = s.capture;
+        let enabled = s.capture && !s.profiling;
         s.graphs.begin(&self.stream, key, shape, enabled)
     }
 

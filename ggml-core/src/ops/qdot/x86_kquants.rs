@@ -299,7 +299,7 @@ mod tests {
     fn packed_k4_scales_unpack_like_the_reference() {
         for seed in 0..64u32 {
             let p: [u8; 12] = std::array::from_fn(|i| {
-                (seed.wrapping_mul(2654435761) >> (i % 24)) as u8 ^ (i as u8 * 37)
+                (seed.wrapping_mul(2654435761) >> (i % 24)) as u8 ^ (i as u8).wrapping_mul(37)
             });
             let (sc, mn) = super::k4_scales(&p);
             for j in 0..8 {

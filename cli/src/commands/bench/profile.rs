@@ -1,0 +1,57 @@
+//! `bench --profile`: one more run of each test with every GPU kernel bracketed by events
+//! (steps uncaptured, so launch gaps are not what is measured), printed as GPU time per
+//! token by kernel, largest first, so every gap to the bound shows.
+
+use ggml_core::backend::hip::HipBackend;
+use kernels::KernelTime;
+use model::Model;
+
+use super::measure::{self, Test};
+use crate::format::{Align, Table};
+
+/// Runs each of `tests` once with kernel timing on and prints a table per test.
+pub fn print(model: &Model<HipBackend>, tests: &[Test], n_ctx: usize) -> anyhow::Result<()> {
+    let backend = model.backend();
+    for test in tests {
+        backend.set_profiling(true);
+        // A generation test's prompt is not timed: its kernels are dropped at the start.
+        let mut discard_prompt = || backend.take_profile().map(drop);
+        let run = measure::run_single(model, test, n_ctx, &mut discard_prompt);
+        let times = backend.take_profile();
+        backend.set_profiling(false);
+        let secs = run?;
+        print!("{}", table(test, &times?, secs));
+    }
+    Ok(())
+}
+
+/// The table of one test: per kernel, launches and microseconds per token and the share
+/// of GPU time; then the total against the wall time of the (uncaptured) run.
+fn table(test: &Test, times: &[KernelTime], secs: f64) -> String {
+    let tokens = test.tokens().max(1) as f64;
+    let total_ms: f64 = times.iter().map(|t| t.ms).sum();
+    let mut sorted: Vec<&KernelTime> = times.iter().collect();
+    sorted.sort_by(|a, b| b.ms.total_cmp(&a.ms));
+    let mut t = Table::new(&[
+        ("kernel", Align::Left),
+        ("launches/token", Align::Right),
+        ("µs/token", Align::Right),
+        ("share", Align::Right),
+    ]);
+    for k in sorted {
+        t.row(vec![
+            k.name.to_string(),
+            format!("{:.1}", k.launches as f64 / tokens),
+            format!("{:.2}", 1e3 * k.ms / tokens),
+            format!("{:.1}%", 100.0 * k.ms / total_ms.max(1e-12)),
+        ]);
+    }
+    format!(
+        "\nprofile of {}: GPU time per token by kernel (steps uncaptured)\n{}\
+         kernels: {:.1} µs per token; wall time of the run: {:.1} µs per token\n",
+        test.name(),
+        t.markdown(),
+        1e3 * total_ms / tokens,
+        1e6 * secs / tokens,
+    )
+}
