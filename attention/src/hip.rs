@@ -11,8 +11,11 @@ use kernels::{AttnShape, AttnStep};
 
 use crate::{AttentionBackend, AttnParams, KvCacheConfig, KvType, RopeHeads};
 
-/// Steps of at most this many tokens use the split-K decode kernel.
-const DECODE_MAX_TOKENS: usize = 8;
+/// Steps of at most this many tokens use the split-K decode kernel, one token per block:
+/// decode steps, and batched decode of many sequences, whose tokens the query-tiled
+/// prefill kernel would serve one sequence at a time. Larger steps (prefill) use the
+/// prefill kernel.
+const DECODE_MAX_TOKENS: usize = 32;
 
 /// KV storage of every layer on the device.
 pub struct HipKvStore {

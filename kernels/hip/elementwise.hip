@@ -62,3 +62,15 @@ RF_KERNEL void rf_copy_rows_f32(const float* __restrict__ src, const rf_u32* __r
         dst[i] = from < n_src_rows ? src[(size_t)from * cols + i] : 0.0f;
     }
 }
+
+// Busy-waits for at least `cycles` clock ticks of its multiprocessor, then sets *done = 1.
+// Profiling queues it before a step so that the host gets ahead of the GPU and every
+// kernel's events bracket its execution, not the wait for its launch.
+RF_KERNEL void rf_spin(rf_u32* __restrict__ done, unsigned long long cycles) {
+    const long long start = clock64();
+    while ((unsigned long long)(clock64() - start) < cycles) {
+    }
+    if (threadIdx.x == 0 && blockIdx.x == 0) {
+        *done = 1u;
+    }
+}

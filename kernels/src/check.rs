@@ -170,6 +170,7 @@ pub fn check_kernel(
         | KernelId::MulRowF32
         | KernelId::SoftcapF32
         | KernelId::CopyRowsF32
+        | KernelId::Spin
         | KernelId::RmsNormF32
         | KernelId::AddRmsNormF32
         | KernelId::RopeF32

@@ -55,6 +55,11 @@ pub(crate) fn check(
                 .collect();
             Ok((want.len(), max_abs_diff(&out.to_vec()?, &want), 0.0))
         }
+        KernelId::Spin => {
+            let mut done = DeviceBuffer::<u32>::zeroed(stream, 1)?;
+            kernels.spin(&mut done.as_slice_mut(), 10_000)?;
+            Ok((1, f64::from(1 - done.to_vec()?[0].min(1)), 0.0))
+        }
         KernelId::RmsNormF32 | KernelId::AddRmsNormF32 => norm(kernels, stream, kernel),
         KernelId::RopeF32 | KernelId::RopeStoreKvF16 => rope(kernels, stream, kernel),
         KernelId::StoreKvF16 | KernelId::StoreKvF32 => store(kernels, stream, kernel),

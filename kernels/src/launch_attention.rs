@@ -32,8 +32,11 @@ const ATTN_BLOCK: u32 = 128;
 /// Shared memory a block may use without opting in (both vendors).
 const MAX_SHARED: usize = 48 * 1024;
 
-/// Queries (tokens × GQA heads) a prefill block aims to serve from each K/V tile.
-const PREFILL_QUERIES: usize = 32;
+/// Queries (tokens × GQA heads) a prefill block aims to serve from each K/V tile. Few, so
+/// that a micro-batch spreads over many blocks (32 queries left a 128-token micro-batch of
+/// an 8-KV-head model with 128 blocks, under one per multiprocessor of an H200); the K/V
+/// tiles the extra blocks re-read come from the L2 cache.
+const PREFILL_QUERIES: usize = 8;
 
 /// Blocks a decode launch aims for, so that the chunks of few tokens fill the GPU.
 const DECODE_BLOCKS: usize = 256;

@@ -7,7 +7,7 @@
 //! [`Kernels::geglu_f32`] (`gate = act(gate) * up`), [`Kernels::copy_rows_f32`]
 //! (`out[i] = src[rows[i]]`, row indices from a device buffer). No sync, no alloc.
 
-use hip_runtime::{DeviceSlice, DeviceSliceMut};
+use hip_runtime::{DeviceSlice, DeviceSliceMut, Dim3, LaunchConfig};
 
 use crate::error::KernelError;
 use crate::launch::{check_device, check_len, grid_for, grid_rows, index_len, BLOCK};
@@ -136,6 +136,24 @@ impl Kernels {
         // SAFETY: rf_{swi,ge}glu_f32(float*, const float*, unsigned n) updates gate[0..n)
         // reading up[0..n) (both checked).
         unsafe { self.launch(id, stream, grid_for(n), (gate.arg(), up.arg(), n32)) }
+    }
+
+    /// Busy-waits on the GPU for at least `cycles` clock ticks of one multiprocessor, then
+    /// sets `done[0] = 1`. Not timed by the profiler: it is what lets the host queue a
+    /// step's launches before the GPU runs them.
+    pub fn spin(&self, done: &mut DeviceSliceMut<'_, u32>, cycles: u64) -> Result<(), KernelError> {
+        let id = KernelId::Spin;
+        check_len(id, "done", 1, done.len(), true)?;
+        let stream = done.as_slice().stream();
+        let config = LaunchConfig {
+            grid: Dim3::x(1),
+            block: Dim3::x(32),
+            shared_mem_bytes: 0,
+        };
+        let kernel = self.kernel(id)?;
+        // SAFETY: rf_spin(unsigned* done, unsigned long long cycles) writes done[0] only
+        // (length checked).
+        unsafe { kernel.launch(stream, config, (done.arg(), cycles)) }.map_err(KernelError::from)
     }
 
     /// `out[i] = src[rows[i]]` for the first `n_out` entries of `rows` (a device buffer),

@@ -130,6 +130,8 @@ pub enum KernelId {
     SoftcapF32,
     /// `out[i] = src[rows[i]]`, row indices from a device buffer.
     CopyRowsF32,
+    /// Busy-waits a number of clock ticks (profiling lets the host get ahead of the GPU).
+    Spin,
     /// RMS norm over rows, optional weight.
     RmsNormF32,
     /// Residual add then RMS norm: `x += y; xn = rms_norm(x) * w`.
@@ -165,7 +167,7 @@ pub enum KernelId {
 }
 
 /// The kernels that are not per weight type.
-const PRIMITIVES: [KernelId; 28] = [
+const PRIMITIVES: [KernelId; 29] = [
     KernelId::FillF32,
     KernelId::CopyF32,
     KernelId::AddF32,
@@ -181,6 +183,7 @@ const PRIMITIVES: [KernelId; 28] = [
     KernelId::MulRowF32,
     KernelId::SoftcapF32,
     KernelId::CopyRowsF32,
+    KernelId::Spin,
     KernelId::RmsNormF32,
     KernelId::AddRmsNormF32,
     KernelId::RopeF32,
@@ -236,7 +239,8 @@ impl KernelId {
             | KernelId::AddRowF32
             | KernelId::MulRowF32
             | KernelId::SoftcapF32
-            | KernelId::CopyRowsF32 => ModuleId::Elementwise,
+            | KernelId::CopyRowsF32
+            | KernelId::Spin => ModuleId::Elementwise,
             KernelId::F16ToF32 | KernelId::F32ToF16 | KernelId::Bf16ToF32 | KernelId::F32ToBf16 => {
                 ModuleId::Convert
             }
@@ -280,6 +284,7 @@ impl KernelId {
             KernelId::MulRowF32 => "rf_mul_row_f32",
             KernelId::SoftcapF32 => "rf_softcap_f32",
             KernelId::CopyRowsF32 => "rf_copy_rows_f32",
+            KernelId::Spin => "rf_spin",
             KernelId::RmsNormF32 => "rf_rms_norm_f32",
             KernelId::AddRmsNormF32 => "rf_add_rms_norm_f32",
             KernelId::RopeF32 => "rf_rope_f32",

@@ -1,17 +1,24 @@
 //! The whole model on the GPU against the CPU backend, on tiny random models of every
-//! supported architecture and several weight types: prompt logits within a stated
-//! tolerance, greedy continuations token-identical (decoded through captured and replayed
-//! step graphs, one host–device synchronisation per token), batched decoding equal to
-//! each sequence alone. Skips (printing why) without a GPU; `ROCMFORGE_REQUIRE_GPU=1`
-//! turns the skip into a failure.
+//! supported architecture and several weight types. Steps of up to 32 tokens run the
+//! matrix × vector kernels, which round activations to 8 bits as llama.cpp's do; the CPU
+//! backend has the same numerics (`Numerics::Q8`), and with weights whose activations it
+//! quantizes to the same 32-value blocks (Q8_0, Q4_0; F16 keeps them in floating point)
+//! the two agree to rounding: logits within [`SAME_NUMERICS_NMSE`] at every step, greedy
+//! continuations token-identical (decoded through captured and replayed step graphs, one
+//! host–device synchronisation per token). Against the CPU's f32 activations the 8-bit
+//! rounding is no worse than the CPU's own (these random models' activations are heavy
+//! tailed: it costs them up to 3e-3 NMSE on the CPU too). Longer prompts take the f16 GEMM
+//! path, checked against f32. Batched decoding equals each sequence alone. Skips (printing
+//! why) without a GPU; `ROCMFORGE_REQUIRE_GPU=1` turns the skip into a failure.
 
 mod common;
 
 use common::tiny::{all_specs, build, Dims};
 use ggml_core::backend::hip::HipBackend;
 use ggml_core::backend::{argmax_row, CpuBackend};
+use ggml_core::gguf::GgufFile;
 use ggml_core::GgmlType;
-use model::{Batch, LoadOptions, Model};
+use model::{Batch, LoadOptions, Model, Numerics};
 
 /// Sizes whose rows are whole K-quant blocks (256 weights).
 const DIMS: Dims = Dims {
@@ -25,10 +32,17 @@ const DIMS: Dims = Dims {
     n_ctx: 160,
 };
 
-/// Normalised mean squared error of the GPU's prompt logits against the CPU's, at most.
-/// The GPU rounds activations to 8 bits before quantized products (the CPU keeps f32), a
-/// relative error of a few 1e-3 per product.
-const LOGITS_NMSE: f64 = 2e-3;
+/// Normalised mean squared error of the GPU's logits against the CPU's with the same
+/// activation numerics, at most: what f32 summation order and f16 rounding leave.
+const SAME_NUMERICS_NMSE: f64 = 1e-4;
+
+/// Normalised mean squared error of the f16 GEMM path (prompts over 32 tokens) against
+/// the CPU's f32 activations, at most.
+const GEMM_NMSE: f64 = 1e-4;
+
+/// Weight types whose activations both backends quantize to 32-value 8-bit blocks (or keep
+/// in floating point).
+const SAME_NUMERICS: [GgmlType; 3] = [GgmlType::Q8_0, GgmlType::Q4_0, GgmlType::F16];
 
 const PROMPT: [u32; 9] = [1, 5, 9, 3, 33, 2, 17, 250, 101];
 const GENERATE: usize = 64;
@@ -40,6 +54,22 @@ fn nmse(got: &[f32], want: &[f32]) -> f64 {
         norm += f64::from(*w).powi(2);
     }
     err / norm.max(1e-30)
+}
+
+fn cpu(file: &std::sync::Arc<GgufFile>, numerics: Numerics) -> Model<CpuBackend> {
+    let backend = CpuBackend::with_numerics(0, numerics).unwrap();
+    Model::from_file(file.clone(), backend, &LoadOptions::default()).unwrap()
+}
+
+fn gpu(file: &std::sync::Arc<GgufFile>) -> Model<HipBackend> {
+    let m = Model::from_file(
+        file.clone(),
+        HipBackend::new(0).unwrap(),
+        &LoadOptions::default(),
+    )
+    .unwrap();
+    m.backend().finish_uploads().unwrap();
+    m
 }
 
 /// Greedy continuation on the CPU: logits read, argmax on the host.
@@ -79,25 +109,15 @@ fn greedy_gpu(m: &Model<HipBackend>) -> Vec<u32> {
 }
 
 #[test]
-fn gpu_matches_the_cpu_backend_on_every_architecture() {
+fn gpu_matches_the_cpu_with_the_same_numerics_on_every_architecture() {
     let Some(_hip) = hip_runtime::testing::gpu_or_skip() else {
         return;
     };
-    let opts = LoadOptions::default();
-    for wty in [
-        GgmlType::Q8_0,
-        GgmlType::Q4_0,
-        GgmlType::Q4_K,
-        GgmlType::Q6_K,
-        GgmlType::F16,
-    ] {
+    for wty in SAME_NUMERICS {
         for s in all_specs() {
             let what = format!("{} {}", s.arch, wty.name());
             let file = build(&s, &DIMS, wty);
-            let cpu = Model::from_file(file.clone(), CpuBackend::new(0).unwrap(), &opts).unwrap();
-            let gpu = Model::from_file(file, HipBackend::new(0).unwrap(), &opts).unwrap();
-            gpu.backend().finish_uploads().unwrap();
-
+            let (cpu, gpu) = (cpu(&file, Numerics::Q8), gpu(&file));
             let mut cc = cpu.new_context(0).unwrap();
             let mut gc = gpu.new_context(0).unwrap();
             let want = cpu.eval(&mut cc, &PROMPT, true).unwrap().to_vec();
@@ -107,11 +127,8 @@ fn gpu_matches_the_cpu_backend_on_every_architecture() {
                 "{what}: non-finite GPU logits"
             );
             let e = nmse(&got, &want);
-            println!("{what}: prompt logits NMSE {e:.2e}");
-            assert!(
-                e < LOGITS_NMSE,
-                "{what}: logits NMSE {e:.2e} ≥ {LOGITS_NMSE:.0e}"
-            );
+            println!("{what}: prompt logits NMSE {e:.2e} against the CPU's 8-bit numerics");
+            assert!(e < SAME_NUMERICS_NMSE, "{what}: logits NMSE {e:.2e}");
 
             let before = gpu.backend().step_stats();
             let g = greedy_gpu(&gpu);
@@ -130,105 +147,107 @@ fn gpu_matches_the_cpu_backend_on_every_architecture() {
     }
 }
 
-/// Index of the largest logit and its lead over the runner-up.
-fn top_and_gap(logits: &[f32]) -> (usize, f32) {
-    let top = argmax_row(logits) as usize;
-    let second = logits
-        .iter()
-        .enumerate()
-        .filter(|&(i, _)| i != top)
-        .map(|(_, &l)| l)
-        .fold(f32::NEG_INFINITY, f32::max);
-    (top, logits[top] - second)
-}
-
-/// Decode steps fed the CPU's tokens (so one wrong step cannot derail the rest): the GPU's
-/// logits stay within the tolerance at every step, through captured and replayed graphs
-/// and with graphs off, and prompts fed in chunks of every decode width agree too. Prints
-/// the worst step and the CPU's smallest top-1 lead, so a greedy mismatch can be told
-/// apart from a near-tie.
+/// Decode steps fed the CPU's tokens (so one step cannot derail the rest), with captured
+/// graphs and without: against the CPU with the same numerics, within
+/// [`SAME_NUMERICS_NMSE`] at every step; for every weight type, the GPU's error against
+/// the CPU's f32 activations at most twice the CPU's own 8-bit error (plus 1e-4). Prints
+/// the worst step of each.
 #[test]
 fn teacher_forced_decode_tracks_the_cpu_at_every_step() {
     let Some(_hip) = hip_runtime::testing::gpu_or_skip() else {
         return;
     };
-    let opts = LoadOptions::default();
-    for wty in [GgmlType::Q8_0, GgmlType::Q4_K, GgmlType::F16] {
+    let types = [
+        GgmlType::Q8_0,
+        GgmlType::Q4_0,
+        GgmlType::F16,
+        GgmlType::Q4_K,
+        GgmlType::Q6_K,
+    ];
+    for wty in types {
         for s in all_specs() {
             let file = build(&s, &DIMS, wty);
-            let cpu = Model::from_file(file.clone(), CpuBackend::new(0).unwrap(), &opts).unwrap();
-            let gpu = Model::from_file(file, HipBackend::new(0).unwrap(), &opts).unwrap();
+            let (f32_cpu, q8_cpu, gpu) = (
+                cpu(&file, Numerics::F32),
+                cpu(&file, Numerics::Q8),
+                gpu(&file),
+            );
             for graphs in [true, false] {
                 gpu.backend().set_graphs(graphs);
                 let what = format!("{} {} graphs {graphs}", s.arch, wty.name());
-                let mut cc = cpu.new_context(0).unwrap();
+                let mut fc = f32_cpu.new_context(0).unwrap();
+                let mut qc = q8_cpu.new_context(0).unwrap();
                 let mut gc = gpu.new_context(0).unwrap();
-                let mut want = cpu.eval(&mut cc, &PROMPT, false).unwrap().to_vec();
-                let mut got = gpu.eval(&mut gc, &PROMPT, false).unwrap().to_vec();
-                let (mut worst, mut worst_step, mut min_gap) = (0f64, 0, f32::INFINITY);
-                let mut differ = Vec::new();
-                for step in 0..GENERATE {
-                    let e = nmse(&got, &want);
-                    if e > worst {
-                        (worst, worst_step) = (e, step);
-                    }
-                    let (top, gap) = top_and_gap(&want);
-                    min_gap = min_gap.min(gap);
-                    if argmax_row(&got) as usize != top {
-                        differ.push((step, gap));
-                    }
-                    let next = top as u32;
-                    want = cpu.eval(&mut cc, &[next], false).unwrap().to_vec();
-                    got = gpu.eval(&mut gc, &[next], false).unwrap().to_vec();
+                let (mut same, mut gpu_err, mut cpu_err) = (0f64, 0f64, 0f64);
+                let mut next: Vec<u32> = PROMPT.to_vec();
+                for _ in 0..GENERATE {
+                    let exact = f32_cpu.eval(&mut fc, &next, false).unwrap().to_vec();
+                    let q8 = q8_cpu.eval(&mut qc, &next, false).unwrap().to_vec();
+                    let got = gpu.eval(&mut gc, &next, false).unwrap().to_vec();
+                    same = same.max(nmse(&got, &q8));
+                    gpu_err = gpu_err.max(nmse(&got, &exact));
+                    cpu_err = cpu_err.max(nmse(&q8, &exact));
+                    next = vec![argmax_row(&exact)];
                 }
                 println!(
-                    "{what}: worst step NMSE {worst:.2e} at step {worst_step}, smallest CPU \
-                     top-1 lead {min_gap:.3e}, argmax differs at (step, CPU lead) {differ:?}"
+                    "{what}: worst step NMSE against the CPU's 8-bit numerics {same:.2e}; \
+                     against f32: GPU {gpu_err:.2e}, CPU 8-bit {cpu_err:.2e}"
                 );
+                if SAME_NUMERICS.contains(&wty) {
+                    assert!(same < SAME_NUMERICS_NMSE, "{what}: NMSE {same:.2e}");
+                }
                 assert!(
-                    worst < LOGITS_NMSE,
-                    "{what}: step {worst_step} logits NMSE {worst:.2e}"
+                    gpu_err <= 2.0 * cpu_err + 1e-4,
+                    "{what}: GPU {gpu_err:.2e} against f32, CPU 8-bit {cpu_err:.2e}"
                 );
             }
             gpu.backend().set_graphs(true);
-            // The prompt in chunks of each decode width, against the CPU's whole prompt.
-            let mut cc = cpu.new_context(0).unwrap();
-            let want = cpu.eval(&mut cc, &PROMPT, true).unwrap().to_vec();
-            for width in [1, 2, 3, 4, 8] {
-                let mut gc = gpu.new_context(0).unwrap();
-                let mut got = Vec::new();
-                for chunk in PROMPT.chunks(width) {
-                    got.extend_from_slice(gpu.eval(&mut gc, chunk, true).unwrap());
-                }
-                let e = nmse(&got, &want);
-                println!(
-                    "{} {} prompt in chunks of {width}: NMSE {e:.2e}",
-                    s.arch,
-                    wty.name()
-                );
-                assert!(
-                    e < LOGITS_NMSE,
-                    "{} {} chunks of {width}: NMSE {e:.2e}",
-                    s.arch,
-                    wty.name()
-                );
-            }
         }
     }
 }
 
+/// Prompts longer than the small-step limit run the dequantize + f16 GEMM path; their
+/// logits match the CPU's f32 activations within [`GEMM_NMSE`] for every weight type.
+#[test]
+fn long_prompts_through_the_gemm_match_the_cpu() {
+    let Some(_hip) = hip_runtime::testing::gpu_or_skip() else {
+        return;
+    };
+    let prompt: Vec<u32> = (0..48u32)
+        .map(|i| (i * 37 + 11) % DIMS.n_vocab as u32)
+        .collect();
+    for wty in [
+        GgmlType::Q8_0,
+        GgmlType::Q4_0,
+        GgmlType::Q4_K,
+        GgmlType::Q6_K,
+        GgmlType::F16,
+    ] {
+        for s in all_specs() {
+            let what = format!("{} {}", s.arch, wty.name());
+            let file = build(&s, &DIMS, wty);
+            let (cpu, gpu) = (cpu(&file, Numerics::F32), gpu(&file));
+            let mut cc = cpu.new_context(0).unwrap();
+            let mut gc = gpu.new_context(0).unwrap();
+            let want = cpu.eval(&mut cc, &prompt, true).unwrap().to_vec();
+            let got = gpu.eval(&mut gc, &prompt, true).unwrap().to_vec();
+            let e = nmse(&got, &want);
+            println!("{what}: 48-token prompt logits NMSE {e:.2e} against f32");
+            assert!(e < GEMM_NMSE, "{what}: NMSE {e:.2e}");
+        }
+    }
+}
+
+/// Three sequences of different lengths decoded in one step give each the logits it gets
+/// alone (the same kernels serve both: every column of a product is computed the same way).
 #[test]
 fn batched_gpu_decoding_equals_each_sequence_alone() {
     let Some(_hip) = hip_runtime::testing::gpu_or_skip() else {
         return;
     };
     let s = all_specs().remove(0);
-    let gpu = Model::from_file(
-        build(&s, &DIMS, GgmlType::Q4_K),
-        HipBackend::new(0).unwrap(),
-        &LoadOptions::default(),
-    )
-    .unwrap();
+    let file = build(&s, &DIMS, GgmlType::Q4_K);
+    let (cpu, gpu) = (cpu(&file, Numerics::Q8), gpu(&file));
     let prompts: [&[u32]; 3] = [&PROMPT, &[7, 8, 9, 10], &[300, 2]];
     let alone: Vec<Vec<f32>> = prompts
         .iter()
@@ -245,22 +264,16 @@ fn batched_gpu_decoding_equals_each_sequence_alone() {
         }
     }
     let out = gpu.decode(&mut ctx, &batch).unwrap().to_vec();
-    let cpu = Model::from_file(
-        build(&s, &DIMS, GgmlType::Q4_K),
-        CpuBackend::new(0).unwrap(),
-        &LoadOptions::default(),
-    )
-    .unwrap();
     let mut failures = Vec::new();
     for (seq, want) in alone.iter().enumerate() {
         let got = &out[seq * DIMS.n_vocab..(seq + 1) * DIMS.n_vocab];
         let mut cc = cpu.new_context(0).unwrap();
         let reference = cpu.eval(&mut cc, prompts[seq], false).unwrap();
-        let (e, alone_cpu, batched_cpu) =
-            (nmse(got, want), nmse(want, reference), nmse(got, reference));
+        let e = nmse(got, want);
         println!(
-            "sequence {seq}: batched vs alone NMSE {e:.2e}; against the CPU: alone \
-             {alone_cpu:.2e}, batched {batched_cpu:.2e}"
+            "sequence {seq}: batched vs alone NMSE {e:.2e}; against the CPU's 8-bit numerics \
+             {:.2e}",
+            nmse(got, reference)
         );
         if e >= 1e-6 {
             failures.push(format!("sequence {seq}: batched NMSE {e:.2e}"));

@@ -22,6 +22,11 @@ use super::{ensure, Backend, BackendError, StepInput, StepLimits, StepShape};
 use crate::ops::{matmul as host_matmul, GluKind, RopeParams};
 use crate::tensor::Tensor;
 
+/// Clock ticks the GPU waits before each profiled step (a few milliseconds), so that the
+/// host has queued the step's launches before they run and the events around each launch
+/// time the kernel, not the host's launch latency.
+const PROFILE_SPIN_CYCLES: u64 = 10_000_000;
+
 /// Bytes of one pinned staging buffer for weight uploads (two are used in turn).
 const UPLOAD_STAGE_BYTES: usize = 32 << 20;
 
@@ -52,6 +57,8 @@ struct State {
     capture: bool,
     /// Kernel timing on: steps run uncaptured so each launch can be bracketed by events.
     profiling: bool,
+    /// Written by the spin kernel queued before each profiled step.
+    spin_flag: Option<DeviceBuffer<u32>>,
 }
 
 /// The HIP backend on one device.
@@ -112,6 +119,7 @@ impl HipBackend {
                 syncs: 0,
                 capture: std::env::var_os("ROCMFORGE_NO_GRAPHS").is_none(),
                 profiling: false,
+                spin_flag: None,
             }),
             stream,
             kernels,
@@ -132,9 +140,14 @@ impl HipBackend {
 
     /// Turns per-kernel GPU timing on or off (`bench --profile`); while on, steps are not
     /// captured or replayed as graphs.
-    pub fn set_profiling(&self, on: bool) {
+    pub fn set_profiling(&self, on: bool) -> Result<(), BackendError> {
+        let mut s = self.lock();
+        if on && s.spin_flag.is_none() {
+            s.spin_flag = Some(DeviceBuffer::zeroed(&self.stream, 1).map_err(dev("profile"))?);
+        }
         self.kernels.set_profiling(on);
-        self.lock().profiling = on;
+        s.profiling = on;
+        Ok(())
     }
 
     /// Waits for the stream and returns the GPU time per kernel since profiling was turned
@@ -276,6 +289,13 @@ impl Backend for HipBackend {
     }
 
     fn upload_step(&self, step: &mut HipStep, input: &StepInput) -> Result<(), BackendError> {
+        let mut s = self.lock();
+        if let (true, Some(flag)) = (s.profiling, s.spin_flag.as_mut()) {
+            self.kernels
+                .spin(&mut flag.as_slice_mut(), PROFILE_SPIN_CYCLES)
+                .map_err(kern("profile"))?;
+        }
+        drop(s);
         step.upload(input)
     }
 
