@@ -63,14 +63,17 @@ RF_KERNEL void rf_copy_rows_f32(const float* __restrict__ src, const rf_u32* __r
     }
 }
 
-// Busy-waits for at least `cycles` clock ticks of its multiprocessor, then sets *done = 1.
-// Profiling queues it before a step so that the host gets ahead of the GPU and every
-// kernel's events bracket its execution, not the wait for its launch.
-RF_KERNEL void rf_spin(rf_u32* __restrict__ done, unsigned long long cycles) {
-    const long long start = clock64();
-    while ((unsigned long long)(clock64() - start) < cycles) {
+// Busy-waits through `iters` dependent multiply-adds (a few GPU clock ticks each), then sets
+// *done = 1. Profiling queues it before a step so that the host gets ahead of the GPU and
+// every kernel's events bracket its execution, not the wait for its launch. No clock
+// builtin: those differ between AMD generations (gfx11 has no s_memtime) and NVIDIA.
+RF_KERNEL void rf_spin(rf_u32* __restrict__ done, rf_u32 iters) {
+    float v = (float)iters;
+    for (rf_u32 i = 0; i < iters; ++i) {
+        v = v * 0.999999f + 1.0f;
     }
     if (threadIdx.x == 0 && blockIdx.x == 0) {
-        *done = 1u;
+        // v stays finite and positive; the test keeps the loop from being removed.
+        *done = v > 0.0f ? 1u : 2u;
     }
 }

@@ -138,10 +138,10 @@ impl Kernels {
         unsafe { self.launch(id, stream, grid_for(n), (gate.arg(), up.arg(), n32)) }
     }
 
-    /// Busy-waits on the GPU for at least `cycles` clock ticks of one multiprocessor, then
-    /// sets `done[0] = 1`. Not timed by the profiler: it is what lets the host queue a
-    /// step's launches before the GPU runs them.
-    pub fn spin(&self, done: &mut DeviceSliceMut<'_, u32>, cycles: u64) -> Result<(), KernelError> {
+    /// Busy-waits on the GPU through `iters` dependent multiply-adds (a few clock ticks
+    /// each), then sets `done[0] = 1`. Not timed by the profiler: it is what lets the host
+    /// queue a step's launches before the GPU runs them.
+    pub fn spin(&self, done: &mut DeviceSliceMut<'_, u32>, iters: u32) -> Result<(), KernelError> {
         let id = KernelId::Spin;
         check_len(id, "done", 1, done.len(), true)?;
         let stream = done.as_slice().stream();
@@ -151,9 +151,9 @@ impl Kernels {
             shared_mem_bytes: 0,
         };
         let kernel = self.kernel(id)?;
-        // SAFETY: rf_spin(unsigned* done, unsigned long long cycles) writes done[0] only
-        // (length checked).
-        unsafe { kernel.launch(stream, config, (done.arg(), cycles)) }.map_err(KernelError::from)
+        // SAFETY: rf_spin(unsigned* done, unsigned iters) writes done[0] only (length
+        // checked).
+        unsafe { kernel.launch(stream, config, (done.arg(), iters)) }.map_err(KernelError::from)
     }
 
     /// `out[i] = src[rows[i]]` for the first `n_out` entries of `rows` (a device buffer),

@@ -89,7 +89,8 @@ fn parse_synthetic(s: &str) -> Result<SyntheticModel, String> {
 /// What one measurement run needs besides the model.
 struct Plan {
     tests: Vec<Test>,
-    n_ctx: usize,
+    /// `-c`: every test's context length (default: each test's own).
+    ctx_size: Option<usize>,
     reps: usize,
     file: PathBuf,
     label: Option<String>,
@@ -120,7 +121,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     };
     let plan = Plan {
         tests,
-        n_ctx,
+        ctx_size: args.ctx_size,
         reps: args.reps as usize,
         file,
         label,
@@ -160,7 +161,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             let stream = m.backend().stream();
             let code = bench_model(m, &plan, &GpuMemory { stream })?;
             if args.profile {
-                profile::print(m, &plan.tests, plan.n_ctx)?;
+                profile::print(m, &plan.tests, args.ctx_size)?;
             }
             Ok(code)
         }
@@ -249,7 +250,7 @@ fn bench_model<B: AttentionBackend>(
         reps: plan.reps,
         bandwidth: Some(bandwidth),
     };
-    let samples = measure::run_tests(model, &plan.tests, plan.reps, plan.n_ctx, &mut |t| {
+    let samples = measure::run_tests(model, &plan.tests, plan.reps, plan.ctx_size, &mut |t| {
         if !plan.json {
             eprintln!("running {} ({} reps)", t.name(), plan.reps);
         }

@@ -85,22 +85,23 @@ impl Samples {
 }
 
 /// Runs every test `reps` times (after one warm-up run each, shortened to one step for
-/// generation as llama-bench does) in a context of `n_ctx` positions; `progress` hears the
-/// name of each test as it starts.
+/// generation as llama-bench does), each test in a context of `ctx_size` positions or, by
+/// default, of the positions it needs; `progress` hears the name of each test as it starts.
 pub fn run_tests<B: AttentionBackend>(
     model: &Model<B>,
     tests: &[Test],
     reps: usize,
-    n_ctx: usize,
+    ctx_size: Option<usize>,
     progress: &mut dyn FnMut(&Test),
 ) -> anyhow::Result<Vec<Samples>> {
-    let mut ctx = model.new_context(n_ctx)?;
     let mut rng = Rng::new(0x5EED);
     let n_vocab = model.config().n_vocab;
     let mut batch = Batch::new();
     let mut results = Vec::with_capacity(tests.len());
     for test in tests {
         progress(test);
+        // Each test in a context of its own size, as llama-bench runs them.
+        let mut ctx = model.new_context(ctx_size.unwrap_or(test.positions()))?;
         let warm_up = match *test {
             Test::Generate { batch, prompt, .. } => Test::Generate {
                 n: 1,
@@ -140,15 +141,15 @@ pub fn run_tests<B: AttentionBackend>(
 }
 
 /// Runs `test` once from an empty context; returns the seconds of its timed part.
-/// Runs `test` once in a fresh context of `n_ctx` positions (no warm-up); `at_start` is
-/// called just before the timed part. Returns its seconds.
+/// Runs `test` once in a fresh context of `ctx_size` positions (default: what it needs; no
+/// warm-up); `at_start` is called just before the timed part. Returns its seconds.
 pub fn run_single<B: AttentionBackend>(
     model: &Model<B>,
     test: &Test,
-    n_ctx: usize,
+    ctx_size: Option<usize>,
     at_start: &mut dyn FnMut() -> Result<(), ggml_core::backend::BackendError>,
 ) -> anyhow::Result<f64> {
-    let mut ctx = model.new_context(n_ctx)?;
+    let mut ctx = model.new_context(ctx_size.unwrap_or(test.positions()))?;
     let mut rng = Rng::new(0x5EED);
     let n_vocab = model.config().n_vocab;
     let mut batch = Batch::new();

@@ -12,13 +12,17 @@ use super::measure::{self, Test};
 use crate::format::{Align, Table};
 
 /// Runs each of `tests` once with kernel timing on and prints a table per test.
-pub fn print(model: &Model<HipBackend>, tests: &[Test], n_ctx: usize) -> anyhow::Result<()> {
+pub fn print(
+    model: &Model<HipBackend>,
+    tests: &[Test],
+    ctx_size: Option<usize>,
+) -> anyhow::Result<()> {
     let backend = model.backend();
     for test in tests {
         backend.set_profiling(true)?;
         // A generation test's prompt is not timed: its kernels are dropped at the start.
         let mut discard_prompt = || backend.take_profile().map(drop);
-        let run = measure::run_single(model, test, n_ctx, &mut discard_prompt);
+        let run = measure::run_single(model, test, ctx_size, &mut discard_prompt);
         let times = backend.take_profile();
         backend.set_profiling(false)?;
         run?;
@@ -49,8 +53,8 @@ fn table(test: &Test, times: &[KernelTime]) -> String {
         ]);
     }
     format!(
-        "\nprofile of {}: GPU time per token by kernel\n{}\
-         kernels: {:.1} µs per token\n",
+        "\nprofile of {}: GPU time per token by kernel (each launch's figure includes its \
+         pair of timing events)\n{}kernels: {:.1} µs per token\n",
         test.name(),
         t.markdown(),
         1e3 * total_ms / tokens,

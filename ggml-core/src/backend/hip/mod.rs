@@ -22,10 +22,11 @@ use super::{ensure, Backend, BackendError, StepInput, StepLimits, StepShape};
 use crate::ops::{matmul as host_matmul, GluKind, RopeParams};
 use crate::tensor::Tensor;
 
-/// Clock ticks the GPU waits before each profiled step (a few milliseconds), so that the
-/// host has queued the step's launches before they run and the events around each launch
-/// time the kernel, not the host's launch latency.
-const PROFILE_SPIN_CYCLES: u64 = 10_000_000;
+/// Dependent multiply-adds the GPU spins through before each profiled step (about 10 ms at
+/// 4 clock ticks each and 2 GHz), so that the host has queued the step's launches before
+/// they run and the events around each launch time the kernel, not the host's launch
+/// latency.
+const PROFILE_SPIN_ITERS: u32 = 5_000_000;
 
 /// Bytes of one pinned staging buffer for weight uploads (two are used in turn).
 const UPLOAD_STAGE_BYTES: usize = 32 << 20;
@@ -292,7 +293,7 @@ impl Backend for HipBackend {
         let mut s = self.lock();
         if let (true, Some(flag)) = (s.profiling, s.spin_flag.as_mut()) {
             self.kernels
-                .spin(&mut flag.as_slice_mut(), PROFILE_SPIN_CYCLES)
+                .spin(&mut flag.as_slice_mut(), PROFILE_SPIN_ITERS)
                 .map_err(kern("profile"))?;
         }
         drop(s);
