@@ -16,7 +16,7 @@ use crate::arch::ArchSpec;
 use crate::batch::Batch;
 use crate::config::ModelConfig;
 use crate::error::ModelError;
-use crate::kv_cache::{Context, MICRO_BATCH};
+use crate::kv_cache::Context;
 use crate::weights::{TensorSource, Weights};
 
 /// How to load a model.
@@ -180,7 +180,7 @@ impl<B: AttentionBackend> Model<B> {
         let mut done_rows = 0;
         let mut start = 0;
         while start < batch.len() {
-            let end = (start + MICRO_BATCH).min(batch.len());
+            let end = (start + ctx.micro_batch).min(batch.len());
             let rows = self.micro_batch(ctx, batch, start..end)?;
             let dst = &mut ctx.logits[done_rows * n_vocab..(done_rows + rows) * n_vocab];
             self.backend.read(&ctx.scratch.logits, 0, dst)?;
@@ -203,7 +203,7 @@ impl<B: AttentionBackend> Model<B> {
         ids.clear();
         let mut start = 0;
         while start < batch.len() {
-            let end = (start + MICRO_BATCH).min(batch.len());
+            let end = (start + ctx.micro_batch).min(batch.len());
             let rows = self.micro_batch(ctx, batch, start..end)?;
             let have = ids.len();
             ids.resize(have + rows, 0);

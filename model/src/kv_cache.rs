@@ -13,9 +13,6 @@ use crate::error::ModelError;
 /// Slots per KV block.
 pub const KV_BLOCK_SIZE: usize = 16;
 
-/// Tokens evaluated together in one pass through the layers; larger batches are split.
-pub const MICRO_BATCH: usize = 128;
-
 /// Activation buffers of one micro-batch on backend `B`, and its step input.
 pub(crate) struct Scratch<B: AttentionBackend> {
     pub x: B::Buffer,
@@ -87,6 +84,10 @@ pub struct Context<B: AttentionBackend = ggml_core::backend::CpuBackend> {
     pub(crate) logits: Vec<f32>,
     /// The batch [`Model::eval`](crate::Model::eval) fills, kept to reuse its allocation.
     pub(crate) batch: crate::batch::Batch,
+    /// Tokens evaluated together in one pass through the layers (the backend's
+    /// [`max_step_tokens`](ggml_core::backend::Backend::max_step_tokens)); larger batches
+    /// are split.
+    pub(crate) micro_batch: usize,
 }
 
 impl<B: AttentionBackend> Context<B> {
@@ -107,6 +108,7 @@ impl<B: AttentionBackend> Context<B> {
             });
         }
         let n_blocks = n_ctx.max(1).div_ceil(KV_BLOCK_SIZE);
+        let micro_batch = backend.max_step_tokens().max(1);
         let cfg = KvCacheConfig {
             n_layer: c.n_layer,
             n_head: c.n_head,
@@ -117,7 +119,7 @@ impl<B: AttentionBackend> Context<B> {
             ty,
         };
         let limits = StepLimits {
-            max_tokens: MICRO_BATCH,
+            max_tokens: micro_batch,
             max_blocks: n_blocks,
             block_size: KV_BLOCK_SIZE,
         };
@@ -129,7 +131,8 @@ impl<B: AttentionBackend> Context<B> {
             kv: backend.new_kv_store(&cfg)?,
             scratch: Scratch::new(backend, c, limits)?,
             logits: Vec::new(),
-            batch: crate::batch::Batch::with_capacity(MICRO_BATCH),
+            batch: crate::batch::Batch::with_capacity(micro_batch),
+            micro_batch,
         })
     }
 

@@ -111,6 +111,11 @@ pub trait Backend: Send + Sync {
 
     /// Short name for logs ("cpu", "hip").
     fn name(&self) -> &'static str;
+    /// The most tokens one step should take (larger batches are split into micro-batches
+    /// of this size); buffers are sized for it when a context is made.
+    fn max_step_tokens(&self) -> usize {
+        DEFAULT_STEP_TOKENS
+    }
     /// A zeroed buffer of `len` f32 elements.
     fn alloc(&self, len: usize) -> Result<Self::Buffer, BackendError>;
     /// Makes `t` usable as a matrix operand (zero-copy where the backend can).
@@ -316,6 +321,9 @@ pub trait Backend: Send + Sync {
         self.norm_into(x, xn, rows, dim, eps, weight)
     }
 }
+
+/// [`Backend::max_step_tokens`] unless a backend says otherwise.
+pub const DEFAULT_STEP_TOKENS: usize = 128;
 
 /// The index of the largest value (the lowest among equals; NaN never wins).
 pub fn argmax_row(row: &[f32]) -> u32 {
