@@ -65,6 +65,11 @@ impl AnyModel {
         crate::with_model!(self, m => m.backend_name())
     }
 
+    /// The context length contexts get by default.
+    pub fn n_ctx(&self) -> usize {
+        crate::with_model!(self, m => m.n_ctx())
+    }
+
     /// The GGUF file the model was loaded from.
     pub fn gguf(&self) -> &GgufFile {
         crate::with_model!(self, m => m.gguf())

@@ -90,17 +90,16 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     } else {
         args.model.model.clone()
     };
-    let model::AnyModel::Cpu(model) = loaded.model else {
-        anyhow::bail!("the server runs on the CPU backend for now: pass --device cpu");
-    };
     let config = EngineConfig {
-        n_ctx: model.n_ctx(),
+        n_ctx: loaded.model.n_ctx(),
         max_running: args.parallel.max(1),
         max_waiting: args.queue_size,
         step_tokens: args.batch_size.max(args.parallel + 1),
         prefix_sharing: !args.no_prefix_sharing,
     };
-    let engine = Engine::start(model, Arc::clone(&tokenizer), config)?;
+    let engine = model::with_model!(loaded.model, model => {
+        Engine::start(model, Arc::clone(&tokenizer), config)?
+    });
     let created = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
