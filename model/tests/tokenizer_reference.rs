@@ -25,6 +25,19 @@ struct Reference {
     /// SmolLM2's vocabulary under other `tokenizer.ggml.pre` values.
     #[serde(default)]
     pre_variants: BTreeMap<String, Vec<VariantCase>>,
+    /// SmolLM2's vocabulary with a few bytes' tokens renamed and the merges naming them
+    /// dropped.
+    #[serde(default)]
+    bpe_edges: Option<BpeEdges>,
+}
+
+#[derive(Deserialize)]
+struct BpeEdges {
+    /// New texts of the renamed tokens, by id.
+    renamed: BTreeMap<u32, String>,
+    /// The merges left out.
+    dropped_merges: Vec<String>,
+    cases: Vec<VariantCase>,
 }
 
 #[derive(Deserialize)]
@@ -350,6 +363,47 @@ fn other_pre_tokenizers_match_llama_cpp() {
                     show(&case.detok)
                 ));
             }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// Byte-level BPE words holding symbols that are not tokens (the tokens of bytes 0xC3, 0xA9
+/// and the newline renamed, the merges naming them dropped): each such symbol becomes the
+/// bytes of it that are tokens on their own, as llama.cpp does; detokenization agrees too.
+#[test]
+fn bpe_symbols_that_are_not_tokens_match_llama_cpp() {
+    let f = smollm2();
+    let edges = f
+        .reference
+        .bpe_edges
+        .as_ref()
+        .expect("smollm2.json has no bpe_edges: regenerate it with make_reference.py");
+    let mut spec = f.spec.clone();
+    for (&id, text) in &edges.renamed {
+        spec.tokens[id as usize] = text.clone();
+    }
+    let before = spec.merges.len();
+    spec.merges.retain(|m| !edges.dropped_merges.contains(m));
+    assert_eq!(before - spec.merges.len(), edges.dropped_merges.len());
+    let t = Tokenizer::new(&spec).unwrap_or_else(|e| panic!("edge vocabulary: {e}"));
+    let mut failures = Vec::new();
+    for case in &edges.cases {
+        let ids = t.encode(&case.text, false, false).unwrap();
+        if ids != case.tokens {
+            failures.push(format!(
+                "{:?}:\n  ours  {ids:?}\n  llama {:?}",
+                case.text, case.tokens
+            ));
+        }
+        let detok = t.detokenize(&case.tokens, false, false).unwrap();
+        if detok != case.detok {
+            failures.push(format!(
+                "{:?}: detok ours {} llama {}",
+                case.text,
+                show(&detok),
+                show(&case.detok)
+            ));
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));

@@ -17,6 +17,8 @@ It writes `smollm2.json` and `gemma3-270m.json` beside this script. To reach the
 pre-tokenizers that neither model uses, SmolLM2's vocabulary and merges are also written, with
 `tokenizer.ggml.pre` changed and no tensors, to temporary GGUF files that llama.cpp loads
 vocabulary-only; their ids and detokenizations go under `pre_variants` in `smollm2.json`.
+Under `bpe_edges` are the same for SmolLM2's vocabulary with a few tokens renamed, so that
+bytes and merge results that are not tokens are met (`BPE_EDGE_RENAMES`).
 """
 
 import ctypes
@@ -132,14 +134,22 @@ def detokenize(vocab, tokens, remove_special, unparse_special):
     return list(buf.raw[:n])
 
 
-def with_pre(src, pre, dst):
-    """Copies the metadata of `src` to `dst` with `tokenizer.ggml.pre` set to `pre`, no tensors."""
+def variant(src, dst, pre=None, renames=None, drop_merges=()):
+    """Copies the metadata of `src` to `dst`, no tensors, with `tokenizer.ggml.pre` set to
+    `pre` (when given), the tokens at the ids of `renames` given the new texts, and the
+    merges in `drop_merges` left out."""
     reader = gguf.GGUFReader(src)
     writer = gguf.GGUFWriter(dst, arch=reader.fields["general.architecture"].contents())
     for key, field in reader.fields.items():
         if key.startswith("GGUF.") or key == "general.architecture":
             continue
-        value = pre if key == "tokenizer.ggml.pre" else field.contents()
+        value = field.contents()
+        if key == "tokenizer.ggml.pre" and pre is not None:
+            value = pre
+        if key == "tokenizer.ggml.tokens" and renames:
+            value = [renames.get(i, t) for i, t in enumerate(value)]
+        if key == "tokenizer.ggml.merges" and drop_merges:
+            value = [m for m in value if m not in drop_merges]
         vtype = field.types[0]
         sub_type = field.types[-1] if vtype == gguf.GGUFValueType.ARRAY else None
         writer.add_key_value(key, value, vtype, sub_type=sub_type)
@@ -149,11 +159,45 @@ def with_pre(src, pre, dst):
     writer.close()
 
 
-def variant_cases(path):
+# Byte-level BPE edges on SmolLM2's vocabulary: the tokens of a few bytes renamed (ids
+# kept; "Ã" is byte 0xC3, "©" 0xA9, "Ċ" the newline) and the merges naming them dropped, so
+# that words hold symbols that are not tokens.
+BPE_EDGE_RENAMES = ["Ã", "©", "Ċ"]
+EDGE_STRINGS = [
+    "café, résumé, naïve",
+    "the theme of the thing",
+    "singing\nin the rain\n\n",
+    "Ã© literally",
+    "Grüße aus Köln 🎉",
+]
+
+
+def bpe_edges(path):
+    """The renamed token ids and texts, and llama.cpp's ids and detokenizations."""
+    reader = gguf.GGUFReader(path)
+    tokens = reader.fields["tokenizer.ggml.tokens"].contents()
+    merges = reader.fields["tokenizer.ggml.merges"].contents()
+    ids = {t: i for i, t in enumerate(tokens)}
+    renames = {ids[t]: f"<renamed {ids[t]}>" for t in BPE_EDGE_RENAMES}
+    # A merge must name tokens: those naming a renamed text (either half or the result) go.
+    old = set(BPE_EDGE_RENAMES)
+    dropped = [m for m in merges if (set(m.split(" ", 1)) | {m.replace(" ", "", 1)}) & old]
+    with tempfile.TemporaryDirectory() as tmp:
+        dst = os.path.join(tmp, "edges.gguf")
+        variant(path, dst, renames=renames, drop_merges=set(dropped))
+        cases = variant_cases(dst, EDGE_STRINGS)
+    return {
+        "renamed": {str(i): t for i, t in renames.items()},
+        "dropped_merges": dropped,
+        "cases": cases,
+    }
+
+
+def variant_cases(path, strings=STRINGS):
     llm = llama_cpp.Llama(model_path=path, vocab_only=True, verbose=False)
     vocab = llm._model.vocab
     cases = []
-    for text in STRINGS:
+    for text in strings:
         ids = tokenize(vocab, text.encode("utf-8"), False, False)
         cases.append({"text": text, "tokens": ids, "detok": detokenize(vocab, ids, False, False)})
     return cases
@@ -217,9 +261,10 @@ def main():
             data["pre_variants"] = {}
             with tempfile.TemporaryDirectory() as tmp:
                 for pre in PRE_VARIANTS:
-                    variant = os.path.join(tmp, f"{pre}.gguf")
-                    with_pre(path, pre, variant)
-                    data["pre_variants"][pre] = variant_cases(variant)
+                    variant_path = os.path.join(tmp, f"{pre}.gguf")
+                    variant(path, variant_path, pre=pre)
+                    data["pre_variants"][pre] = variant_cases(variant_path)
+            data["bpe_edges"] = bpe_edges(path)
         out = os.path.join(out_dir, f"{name}.json")
         with open(out, "w", encoding="utf-8") as f:
             json.dump(data, f, ensure_ascii=True, indent=None, separators=(",", ":"))
